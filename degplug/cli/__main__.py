@@ -1,0 +1,5 @@
+import sys
+
+from degplug.cli.main import main
+
+sys.exit(main())

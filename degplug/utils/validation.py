@@ -1,0 +1,42 @@
+"""Checks for tensors crossing a public boundary: N×C×H×W, float, finite, in [0, 1]."""
+
+from __future__ import annotations
+
+import torch
+
+_RANGE_TOLERANCE = 1e-3
+
+
+def check_image(
+    name: str,
+    image: torch.Tensor,
+    channels: int | None = 3,
+    min_size: int = 1,
+    check_range: bool = True,
+) -> None:
+    """Raise ValueError naming ``name`` unless ``image`` is a valid N×C×H×W image batch.
+
+    Valid means: a floating-point tensor with four dimensions, ``channels`` channels (any count
+    when None), height and width at least ``min_size``, no NaN or Inf, and (when
+    ``check_range``) values in [0, 1] up to a small tolerance.
+    """
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, got {type(image).__name__}")
+    if image.dim() != 4:
+        raise ValueError(f"{name}: expected an N×C×H×W tensor, got shape {tuple(image.shape)}")
+    if not image.is_floating_point():
+        raise ValueError(
+            f"{name}: expected a floating-point tensor in [0, 1], got dtype {image.dtype} "
+            "(convert with image.float() / 255)"
+        )
+    if channels is not None and image.shape[1] != channels:
+        raise ValueError(f"{name}: expected {channels} channels (RGB), got {image.shape[1]}")
+    height, width = image.shape[-2:]
+    if height < min_size or width < min_size:
+        raise ValueError(f"{name}: image is {height}×{width}, smaller than the minimum {min_size}×{min_size}")
+    if not torch.isfinite(image).all():
+        raise ValueError(f"{name}: contains NaN or Inf values")
+    if check_range and image.numel() > 0:
+        low, high = image.min().item(), image.max().item()
+        if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
+            raise ValueError(f"{name}: values must lie in [0, 1], found range [{low:.4g}, {high:.4g}]")

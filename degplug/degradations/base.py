@@ -1,0 +1,114 @@
+"""Base classes for degradation operators: parameters as dataclasses, apply as a pure function.
+
+Every operator follows the same contract (kornia habit, STYLE.md):
+
+- ``sample_params(generator) -> Params``: all randomness of one degradation is drawn here, from
+  the operator's config (ranges, choices), into a JSON-serialisable dataclass;
+- ``apply(image, params) -> image``: pure and deterministic. ``image`` is ``3×H×W`` or
+  ``N×3×H×W``, float, values in [0, 1]; the result has the same layout and range (its size
+  changes only for ``resize``). Stochastic operators keep a ``noise_seed`` in their params, so the
+  same params on an image of the same size reproduce exactly, and on another image give another
+  draw from the same distribution. Spatial maps (haze depth, masks, drop layouts) are stored as
+  generating parameters (seed, smoothness), never as arrays, so they apply to any size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+
+from degplug.degradations import sampling
+
+
+@dataclasses.dataclass
+class DegradationParams:
+    """Parameters of one applied degradation; subclasses add their fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DegradationParams":
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown parameter(s) {unknown}, expected {sorted(names)}")
+        missing = sorted(
+            field.name
+            for field in dataclasses.fields(cls)
+            if field.name not in data
+            and field.default is dataclasses.MISSING
+            and field.default_factory is dataclasses.MISSING
+        )
+        if missing:
+            raise ValueError(f"{cls.__name__}: missing parameter(s) {missing}")
+        return cls(**data)
+
+
+def as_batch(image: torch.Tensor, name: str = "image") -> tuple[torch.Tensor, bool]:
+    """Return ``(N×C×H×W tensor, was_single)`` for a ``C×H×W`` or ``N×C×H×W`` float image."""
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, got {type(image).__name__}")
+    if not image.is_floating_point():
+        raise ValueError(f"{name}: expected a float tensor in [0, 1], got dtype {image.dtype}")
+    if image.dim() == 3:
+        return image.unsqueeze(0), True
+    if image.dim() == 4:
+        return image, False
+    raise ValueError(f"{name}: expected 3×H×W or N×3×H×W, got shape {tuple(image.shape)}")
+
+
+def restore_layout(batch: torch.Tensor, was_single: bool) -> torch.Tensor:
+    return batch[0] if was_single else batch
+
+
+class DegradationOp:
+    """One degradation operator. Subclasses set ``name``, ``params_class``, ``defaults``.
+
+    ``defaults`` maps each config key to its default spec (see :mod:`sampling` for the spec
+    language); ``__init__(**config)`` overrides them and rejects unknown keys by name.
+    """
+
+    name: ClassVar[str] = ""
+    params_class: ClassVar[type[DegradationParams]] = DegradationParams
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: where the operator sits in a real imaging chain (scene → optics → sensor → codec → display)
+    stage: ClassVar[int] = 50
+
+    def __init__(self, **config: Any) -> None:
+        unknown = sorted(set(config) - set(self.defaults))
+        if unknown:
+            raise ValueError(
+                f"degradation {self.name!r}: unknown config key(s) {unknown}, expected some of {sorted(self.defaults)}"
+            )
+        self.config: dict[str, Any] = {**self.defaults, **config}
+        self.validate_config()
+
+    def validate_config(self) -> None:
+        """Raise ValueError naming the key when a config value is invalid (subclasses extend)."""
+
+    def _key(self, key: str) -> str:
+        return f"degradation {self.name!r}, key {key!r}"
+
+    def sample_params(self, generator: torch.Generator) -> DegradationParams:
+        raise NotImplementedError
+
+    def apply(self, image: torch.Tensor, params: DegradationParams) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(
+        self, image: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, DegradationParams]:
+        from degplug.utils.random import make_generator
+
+        params = self.sample_params(make_generator(generator=generator))
+        return self.apply(image, params), params
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config})"
+
+
+def number(op: DegradationOp, key: str, generator: torch.Generator) -> float:
+    return sampling.sample_number(op.config[key], generator)

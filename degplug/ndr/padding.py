@@ -1,0 +1,34 @@
+"""Pad an image to a multiple of the U-Net's total stride, and crop back (SPEC §2 test protocol)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def padded_size(height: int, width: int, multiple: int = 8) -> tuple[int, int]:
+    """The smallest (H', W') ≥ (height, width) that are multiples of ``multiple``."""
+    return (-(-height // multiple) * multiple, -(-width // multiple) * multiple)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = 8) -> torch.Tensor:
+    """Pad the bottom and right of an N×C×H×W tensor so H and W become multiples of ``multiple``.
+
+    Reflect padding (the NDR-Restore test protocol); a side shorter than its padding cannot be
+    reflected, so for such tiny images (e.g. 3 px padded to 8) that side is replicate-padded.
+    Returns x itself when no padding is needed.
+    """
+    height, width = x.shape[-2:]
+    target_h, target_w = padded_size(height, width, multiple)
+    pad_h, pad_w = target_h - height, target_w - width
+    if pad_h == 0 and pad_w == 0:
+        return x
+    if pad_h < height and pad_w < width:
+        return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+    x = F.pad(x, (0, 0, 0, pad_h), mode="reflect" if pad_h < height else "replicate")
+    return F.pad(x, (0, pad_w, 0, 0), mode="reflect" if pad_w < width else "replicate")
+
+
+def crop_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The top-left height×width window of an N×C×H×W tensor (undoes :func:`pad_to_multiple`)."""
+    return x[..., :height, :width]

@@ -14,6 +14,7 @@ import sys
 # verb -> module; add a line here when a verb lands.
 VERBS: dict[str, str] = {
     "doctor": "degplug.cli.doctor",
+    "degrade": "degplug.cli.degrade",
 }
 
 

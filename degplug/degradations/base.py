@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import torch
 
-from degplug.degradations import sampling
 
 
 @dataclasses.dataclass
@@ -109,6 +108,3 @@ class DegradationOp:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config})"
 
-
-def number(op: DegradationOp, key: str, generator: torch.Generator) -> float:
-    return sampling.sample_number(op.config[key], generator)

@@ -1,0 +1,132 @@
+"""Read any image file into a float32 RGB ``3×H×W`` tensor in [0, 1]; write PNGs.
+
+Conversions on read (documented choices):
+
+- grayscale (8 or 16 bit) → the gray value copied into R, G and B;
+- palette images → RGB (through RGBA when the palette has transparency);
+- alpha channel (RGBA, LA) → composited on a white background, ``rgb · a + (1 − a)``, so
+  transparent regions become white rather than arbitrary hidden colours;
+- 16-bit PNG/TIFF → divided by 65535 (full precision kept: 16-bit PNGs are decoded with OpenCV);
+- EXIF orientation is applied, as photo viewers do.
+
+Zero-byte, truncated and undecodable files raise :class:`ImageReadError` (a ValueError) naming
+the file; a missing file raises FileNotFoundError.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ImageReadError(ValueError):
+    """An image file exists but cannot be decoded (empty, truncated, corrupt, unsupported)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {str(path)!r}: {reason}")
+
+
+def is_image_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _png_bit_depth(data: bytes) -> int | None:
+    # IHDR is the first chunk: signature(8) length(4) type(4) width(4) height(4) bit depth(1)
+    if data[:8] == _PNG_SIGNATURE and len(data) > 24 and data[12:16] == b"IHDR":
+        return data[24]
+    return None
+
+
+def _decode_16bit_png(data: bytes, path: Path) -> np.ndarray:
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError(path, "OpenCV could not decode this 16-bit PNG")
+    array = array.astype(np.float32) / 65535.0
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 4:  # BGRA
+        rgb, alpha = array[:, :, 2::-1], array[:, :, 3:4]
+        return rgb * alpha + (1.0 - alpha)
+    if array.shape[2] == 2:  # gray + alpha
+        gray, alpha = array[:, :, :1], array[:, :, 1:2]
+        return np.repeat(gray * alpha + (1.0 - alpha), 3, axis=2)
+    return array[:, :, ::-1]
+
+
+def _pil_to_rgb_float(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        peak = 255.0 if array.max(initial=0.0) <= 255.0 else 65535.0
+        if mode == "F" and array.max(initial=0.0) <= 1.0:
+            peak = 1.0
+        gray = np.clip(array / peak, 0.0, 1.0)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        rgb, alpha = rgba[:, :, :3], rgba[:, :, 3:4]
+        return rgb * alpha + (1.0 - alpha)
+    if mode != "RGB":
+        image = image.convert("RGB")  # L, 1, CMYK, YCbCr, ...
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """Read ``path`` → float32 tensor ``3×H×W`` in [0, 1] (RGB). See the module doc for conversions."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file not found: {str(path)!r}")
+    data = path.read_bytes()
+    if len(data) == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # raises on truncated data
+            if _png_bit_depth(data) == 16:
+                array = _decode_16bit_png(data, path)
+            else:
+                array = _pil_to_rgb_float(ImageOps.exif_transpose(image) or image)
+    except ImageReadError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as error:
+        reason = str(error) or type(error).__name__
+        if "truncated" in reason.lower():
+            reason = f"the file is truncated ({reason})"
+        raise ImageReadError(path, reason) from error
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageReadError(path, f"decoded to an empty image of shape {array.shape}")
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))
+
+
+def write_image(path: str | Path, image: torch.Tensor, bit_depth: int = 8) -> Path:
+    """Write ``image`` (3×H×W or 1×3×H×W, values in [0, 1], clipped) as an RGB PNG (8 or 16 bit)."""
+    path = Path(path)
+    if image.dim() == 4:
+        if image.shape[0] != 1:
+            raise ValueError(f"write_image: expected one image, got a batch of {image.shape[0]}")
+        image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(f"write_image: expected a 3×H×W RGB tensor, got shape {tuple(image.shape)}")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"write_image: bit_depth must be 8 or 16, got {bit_depth}")
+    peak, dtype = (255.0, np.uint8) if bit_depth == 8 else (65535.0, np.uint16)
+    array = (image.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0) * peak).round().astype(dtype)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(array[:, :, ::-1]))
+    if not ok:
+        raise ValueError(f"write_image: OpenCV could not encode {str(path)!r}")
+    path.write_bytes(encoded.tobytes())
+    return path

@@ -1,0 +1,68 @@
+"""Transfer tuples ``(x_a, y_a, x_b, y_b)``: one sampled degradation applied to two clean images (SPEC §3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from degplug.data.synthetic_pairs import SyntheticPairDataset
+
+
+class TransferTupleDataset(SyntheticPairDataset):
+    """Like :class:`SyntheticPairDataset`, plus a second clean image ``gt_b`` degraded with the same params.
+
+    ``b`` is another image of the folder (a different file whenever the folder has two or more),
+    cropped to the same size. With ``fresh_noise_for_b`` (default) the stochastic operators draw a
+    new realisation for ``b`` (same distribution, different noise field), so identical same-size
+    noise is never a shortcut; the recorded ``params`` are those of ``a``, and ``params_b`` those of b.
+
+    Item keys: ``gt``, ``lq``, ``gt_b``, ``lq_b``, ``gt_path``, ``lq_path``, ``gt_b_path``,
+    ``lq_b_path``, ``params``, ``params_b``.
+    """
+
+    def __init__(
+        self,
+        gt_folder: str | Path | Iterable[str | Path] | None = None,
+        pipeline: Any = "realistic",
+        crop_size: int | None = 256,
+        seed: int = 0,
+        repeat: int = 1,
+        use_flip: bool = True,
+        use_rot: bool = True,
+        phase: str = "train",
+        fresh_noise_for_b: bool = True,
+    ) -> None:
+        super().__init__(gt_folder, pipeline, crop_size, seed, repeat, use_flip, use_rot, phase)
+        self.fresh_noise_for_b = fresh_noise_for_b
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        generator = self.generator_for(index)
+        count = len(self.paths)
+        gt_a, position_a = self.load_with_skip(
+            index % count, count, lambda i: (self._prepare_clean(self.paths[i], generator), i)
+        )
+        if count > 1:
+            other = int(torch.randint(count - 1, (), generator=generator))
+            start_b = other if other < position_a else other + 1
+        else:
+            start_b = position_a
+        gt_b, position_b = self.load_with_skip(
+            start_b, count, lambda i: (self._prepare_clean(self.paths[i], generator), i)
+        )
+        params = self.pipeline.sample(generator)
+        params_b = params.with_fresh_noise(generator) if self.fresh_noise_for_b else params
+        path_a, path_b = str(self.paths[position_a]), str(self.paths[position_b])
+        return {
+            "gt": gt_a,
+            "lq": self.pipeline.apply(gt_a, params),
+            "gt_b": gt_b,
+            "lq_b": self.pipeline.apply(gt_b, params_b),
+            "gt_path": path_a,
+            "lq_path": path_a,
+            "gt_b_path": path_b,
+            "lq_b_path": path_b,
+            "params": params.to_json(),
+            "params_b": params_b.to_json(),
+        }

@@ -1,1 +1,23 @@
-"""degplug.ndr."""
+"""NDR-Restore (SPEC §2): degradation dictionary, query, injection, restoration and degradation nets.
+
+Submodules: ``dictionary``, ``query``, ``injection``, ``restore_net``, ``degrad_net``, ``training``
+(the bidirectional objective) and ``evaluation`` (test protocol; import it explicitly).
+"""
+
+from degplug.ndr.degrad_net import NDRDegradNet
+from degplug.ndr.dictionary import NeuralDegradationDictionary
+from degplug.ndr.injection import DegradationInjection
+from degplug.ndr.query import DegradationQuery
+from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.ndr.training import NDRTrainingStep, make_optimizers, parameter_groups
+
+__all__ = [
+    "DegradationInjection",
+    "DegradationQuery",
+    "NDRDegradNet",
+    "NDRRestoreNet",
+    "NDRTrainingStep",
+    "NeuralDegradationDictionary",
+    "make_optimizers",
+    "parameter_groups",
+]

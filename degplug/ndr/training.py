@@ -1,0 +1,222 @@
+"""Bidirectional optimization of NDR-Restore and NDR-Degrad: the one place its loss math lives (SPEC §2).
+
+Both framework adapters (BasicSR, MMagic) call :class:`NDRTrainingStep`; they only move batches
+and optimizers around.
+
+Losses: ``L_restoration = L1(R(lq), gt)`` and ``L_degradation = L1(D(gt, reps(lq)), lq)``, where
+``reps(lq)`` are the per-level degradation features that NDR-Restore computes from ``lq``.
+
+Parameter groups (disjoint, together every parameter of both networks):
+
+- ``"representation"``: the NDR dictionary tokens and the three DegradationQuery modules of R;
+- ``"restoration"``: every other parameter of R (Restormer backbone and the injections);
+- ``"degradation"``: every parameter of D.
+
+Schedules:
+
+- ``joint`` (the released code): one phase ``"joint"``; loss = w_r·L_restoration +
+  w_d·L_degradation, one backward, all three groups step. L_degradation reaches D, the tokens,
+  the queries and, through the features the queries read, R's encoder.
+- ``alternate`` (the paper): two phases per iteration, in this order:
+
+  1. ``"degradation"`` half-step: loss = w_d·L_degradation. R's encoder runs without autograd and
+     its decoder does not run; the features keep their graph through the queries and the tokens.
+     Groups that step: ``degradation`` and ``representation``. So the degradation loss trains the
+     NDR to describe the degradation, without pulling R's backbone towards the degradation task.
+     With ``detach_representation_in_degradation_phase=True`` the features are detached as well
+     and only ``degradation`` steps.
+  2. ``"restoration"`` half-step: loss = w_r·L_restoration; D does not run. Groups that step:
+     ``restoration`` and ``representation``. No gradient here comes from the degradation loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from degplug.ndr.degrad_net import NDRDegradNet
+from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.utils.validation import check_image
+
+Schedule = Literal["joint", "alternate"]
+Phase = Literal["joint", "degradation", "restoration"]
+
+GROUP_NAMES: tuple[str, ...] = ("restoration", "representation", "degradation")
+
+_PHASE_GROUPS: dict[str, tuple[str, ...]] = {
+    "joint": GROUP_NAMES,
+    "degradation": ("degradation", "representation"),
+    "restoration": ("restoration", "representation"),
+}
+
+
+@dataclass
+class NDROptimizerSettings:
+    """Optimizer settings of the released code: Adam, lr 1e-4, weight decay 1e-8, clip 10,
+    lr halved at 200k/400k/600k/800k iterations."""
+
+    lr: float = 1e-4
+    weight_decay: float = 1e-8
+    betas: tuple[float, float] = (0.9, 0.999)
+    grad_clip: float | None = 10.0
+    lr_milestones: tuple[int, ...] = (200_000, 400_000, 600_000, 800_000)
+    lr_gamma: float = 0.5
+
+
+def parameter_groups(restorer: NDRRestoreNet, degrader: NDRDegradNet) -> dict[str, list[nn.Parameter]]:
+    """The three disjoint groups ``restoration``, ``representation``, ``degradation`` (module doc)."""
+    representation = restorer.representation_parameters()
+    representation_ids = {id(p) for p in representation}
+    restoration = [p for p in restorer.parameters() if id(p) not in representation_ids]
+    return {
+        "restoration": restoration,
+        "representation": representation,
+        "degradation": list(degrader.parameters()),
+    }
+
+
+def make_optimizers(
+    restorer: NDRRestoreNet, degrader: NDRDegradNet, settings: NDROptimizerSettings | None = None
+) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per parameter group (so a half-step can step exactly its groups)."""
+    settings = settings or NDROptimizerSettings()
+    return {
+        name: torch.optim.Adam(params, lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay)
+        for name, params in parameter_groups(restorer, degrader).items()
+    }
+
+
+class NDRTrainingStep:
+    """Loss computation and (optionally) the optimizer steps of one NDR training iteration.
+
+    Args:
+        schedule: ``"joint"`` or ``"alternate"`` (module doc).
+        restoration_weight: w_r (1).
+        degradation_weight: w_d (1).
+        detach_representation_in_degradation_phase: in the alternate schedule's degradation
+            half-step, also cut the gradient to the tokens and queries (D alone learns).
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule = "joint",
+        restoration_weight: float = 1.0,
+        degradation_weight: float = 1.0,
+        detach_representation_in_degradation_phase: bool = False,
+    ) -> None:
+        if schedule not in ("joint", "alternate"):
+            raise ValueError(f"schedule: expected 'joint' or 'alternate', got {schedule!r}")
+        self.schedule = schedule
+        self.restoration_weight = float(restoration_weight)
+        self.degradation_weight = float(degradation_weight)
+        self.detach_representation_in_degradation_phase = detach_representation_in_degradation_phase
+
+    @property
+    def phases(self) -> tuple[Phase, ...]:
+        """The phases of one iteration, in order."""
+        return ("joint",) if self.schedule == "joint" else ("degradation", "restoration")
+
+    def trainable_groups(self, phase: Phase) -> tuple[str, ...]:
+        """Names of the parameter groups whose optimizers step in ``phase``."""
+        self._check_phase(phase)
+        if phase == "degradation" and self.detach_representation_in_degradation_phase:
+            return ("degradation",)
+        return _PHASE_GROUPS[phase]
+
+    def _check_phase(self, phase: str) -> None:
+        if phase not in self.phases:
+            raise ValueError(f"phase: schedule {self.schedule!r} has phases {self.phases}, got {phase!r}")
+
+    def compute_losses(
+        self,
+        restorer: NDRRestoreNet,
+        degrader: NDRDegradNet,
+        lq: torch.Tensor,
+        gt: torch.Tensor,
+        phase: Phase = "joint",
+    ) -> dict[str, torch.Tensor]:
+        """Forward passes and losses of one phase.
+
+        Args:
+            restorer, degrader: the two networks.
+            lq: degraded batch N×3×H×W in [0, 1].
+            gt: clean batch, same shape.
+            phase: one of :attr:`phases`.
+
+        Returns:
+            ``{"loss": weighted total to backpropagate, "loss_restoration": L1 (unweighted),
+            "loss_degradation": L1 (unweighted)}``, with only the terms the phase computes
+            (every value is a scalar tensor, so adapters can log the whole dict).
+        """
+        self._check_phase(phase)
+        check_image("lq", lq)
+        check_image("gt", gt)
+        if lq.shape != gt.shape:
+            raise ValueError(f"lq and gt must have the same shape, got {tuple(lq.shape)} and {tuple(gt.shape)}")
+
+        out: dict[str, torch.Tensor] = {}
+        if phase == "joint":
+            restored, features = restorer.forward_with_features(lq)
+            degraded = degrader(gt, features)
+            out["loss_restoration"] = F.l1_loss(restored, gt)
+            out["loss_degradation"] = F.l1_loss(degraded, lq)
+            out["loss"] = (
+                self.restoration_weight * out["loss_restoration"]
+                + self.degradation_weight * out["loss_degradation"]
+            )
+        elif phase == "degradation":
+            features = restorer.degradation_features(lq, encoder_grad=False)
+            if self.detach_representation_in_degradation_phase:
+                features = [f.detach() for f in features]
+            degraded = degrader(gt, features)
+            out["loss_degradation"] = F.l1_loss(degraded, lq)
+            out["loss"] = self.degradation_weight * out["loss_degradation"]
+        else:
+            restored = restorer(lq)
+            out["loss_restoration"] = F.l1_loss(restored, gt)
+            out["loss"] = self.restoration_weight * out["loss_restoration"]
+        return out
+
+    def run(
+        self,
+        restorer: NDRRestoreNet,
+        degrader: NDRDegradNet,
+        lq: torch.Tensor,
+        gt: torch.Tensor,
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        grad_clip: float | None = 10.0,
+    ) -> dict[str, float]:
+        """One full iteration (all phases) for a plain PyTorch loop.
+
+        ``optimizers`` maps each group name (:data:`GROUP_NAMES`) to its optimizer, e.g. from
+        :func:`make_optimizers`. Per phase: zero every group's gradients, backward the phase's
+        loss, clip the joint gradient norm of the stepping groups to ``grad_clip``, step them.
+
+        Returns the float losses, prefixed by the phase in the alternate schedule
+        (``"degradation/loss_degradation"``...).
+        """
+        missing = [name for name in GROUP_NAMES if name not in optimizers]
+        if missing:
+            raise ValueError(f"optimizers: missing groups {missing}; expected keys {GROUP_NAMES}")
+        groups = parameter_groups(restorer, degrader)
+        logs: dict[str, float] = {}
+        for phase in self.phases:
+            for optimizer in optimizers.values():
+                optimizer.zero_grad(set_to_none=True)
+            losses = self.compute_losses(restorer, degrader, lq, gt, phase)
+            losses["loss"].backward()
+            stepping = self.trainable_groups(phase)
+            if grad_clip is not None:
+                params = [p for name in stepping for p in groups[name] if p.grad is not None]
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            for name in stepping:
+                optimizers[name].step()
+            prefix = "" if phase == "joint" else f"{phase}/"
+            for key, value in losses.items():
+                logs[prefix + key] = float(value.detach())
+        return logs

@@ -1,0 +1,106 @@
+"""Rate of the inhomogeneous degradation map ``e_l`` (SPEC §1.4): bits per pixel of the map."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from compressai.layers import GDN
+from torch import nn
+
+from degplug.entropy.factorized import AuxParameterSplit, FactorizedDensity, bits_from_likelihoods
+
+DEFAULT_MAP_SCALE = 16.0
+"""(choice) ``e_l`` ∈ [0, 1] is multiplied by this before quantisation: unit-step rounding then
+keeps 17 levels per value, fine enough for a smooth degradation map and coarse enough that the
+rate loss has something to remove. The sources do not state a value."""
+
+_COMPRESSOR_STRIDE = 16  # 4 · 2 · 2: the analysis transform's total downsampling
+
+
+class MapRateModel(AuxParameterSplit, nn.Module):
+    """Factorized density for the ``C×h×w`` map ``e_l``; optionally through a learned compressor.
+
+    Args:
+        channels: channels of ``e_l`` (``C_l`` = 4, SPEC §1.2).
+        compress: False (default): one learned density per channel applied on the (scaled) map
+            directly, every position treated as an i.i.d. sample. True: the small learned
+            compressor of SPEC §1.4 (9×9 stride-4 conv + GDN, 5×5 stride-2 conv + GDN, 5×5
+            stride-2 conv → factorized prior on the code, mirrored synthesis back to the map).
+        code_channels: width of the compressor's code (``compress=True`` only).
+        scale: ``e_l`` is multiplied by ``scale`` before quantisation and divided after
+            (see ``DEFAULT_MAP_SCALE``).
+        **bottleneck_kwargs: passed to CompressAI's ``EntropyBottleneck``.
+
+    The map may have any size; with ``compress=True`` it is replicate-padded to a multiple of 16
+    internally and the reconstruction cropped back.
+    """
+
+    def __init__(
+        self,
+        channels: int = 4,
+        compress: bool = False,
+        code_channels: int = 64,
+        scale: float = DEFAULT_MAP_SCALE,
+        **bottleneck_kwargs,
+    ) -> None:
+        super().__init__()
+        if scale <= 0:
+            raise ValueError(f"scale: expected a positive number, got {scale}")
+        self.channels = int(channels)
+        self.compress = bool(compress)
+        self.scale = float(scale)
+        if self.compress:
+            self.analysis = nn.Sequential(
+                nn.Conv2d(self.channels, code_channels, 9, stride=4, padding=4),
+                GDN(code_channels),
+                nn.Conv2d(code_channels, code_channels, 5, stride=2, padding=2),
+                GDN(code_channels),
+                nn.Conv2d(code_channels, code_channels, 5, stride=2, padding=2),
+            )
+            self.synthesis = nn.Sequential(
+                nn.ConvTranspose2d(code_channels, code_channels, 5, stride=2, padding=2, output_padding=1),
+                GDN(code_channels, inverse=True),
+                nn.ConvTranspose2d(code_channels, code_channels, 5, stride=2, padding=2, output_padding=1),
+                GDN(code_channels, inverse=True),
+                nn.ConvTranspose2d(code_channels, self.channels, 9, stride=4, padding=4, output_padding=3),
+            )
+            self.density = FactorizedDensity(code_channels, **bottleneck_kwargs)
+        else:
+            self.density = FactorizedDensity(self.channels, **bottleneck_kwargs)
+
+    def forward(
+        self, e_l: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Quantise ``e_l`` and measure its rate.
+
+        Args:
+            e_l: N×C×h×w map in [0, 1] (IDEN output).
+            generator: drives the training-mode quantisation noise (fresh when omitted).
+
+        Returns:
+            e_l_hat: N×C×h×w in [0, 1] (clamped, straight-through gradient), same dtype as e_l, for the synthesis network.
+            bits_per_pixel: N, float32: total bits of the map (or its code) / (h·w);
+                ``bits_per_pixel.mean()`` is L_rate_l.
+        """
+        if e_l.dim() != 4 or e_l.shape[1] != self.channels:
+            raise ValueError(f"e_l: expected an N×{self.channels}×h×w map, got shape {tuple(e_l.shape)}")
+        height, width = e_l.shape[-2:]
+        if self.compress:
+            pad_h = (-height) % _COMPRESSOR_STRIDE
+            pad_w = (-width) % _COMPRESSOR_STRIDE
+            padded = F.pad(e_l * self.scale, (0, pad_w, 0, pad_h), mode="replicate")
+            code, likelihoods = self.density(self.analysis(padded), generator=generator)
+            reconstruction = self.synthesis(code.to(padded.dtype))[..., :height, :width] / self.scale
+        else:
+            code, likelihoods = self.density(e_l * self.scale, generator=generator)
+            reconstruction = code / self.scale
+        bits_per_pixel = bits_from_likelihoods(likelihoods) / float(height * width)
+        # Clamped to the map's range in value; the gradient passes straight through so values the
+        # training noise pushed just outside [0, 1] still teach the encoder.
+        e_l_hat = reconstruction + (reconstruction.clamp(0.0, 1.0) - reconstruction).detach()
+        e_l_hat = e_l_hat.to(e_l.dtype)
+        return e_l_hat, bits_per_pixel
+
+    def aux_loss(self) -> torch.Tensor:
+        """Quantile loss of the bottleneck (scalar)."""
+        return self.density.aux_loss()

@@ -23,7 +23,7 @@ def _norm(kind: str, channels: int) -> nn.Module:
 
 
 class UDMDiscriminator(nn.Module):
-    """Critic: 3×3 conv → ``depth`` × [4×4 stride-2 conv → norm → LeakyReLU(0.2)] → global average
+    """Critic: 3×3 conv → ``depth`` × [3×3 stride-2 conv → norm → LeakyReLU(0.2)] → global average
     pool → linear → score.
 
     Widths double per stage from ``width`` (capped at 8·width).
@@ -36,7 +36,8 @@ class UDMDiscriminator(nn.Module):
             degradation given the content (SPEC §1.6, optional).
         norm: "none", "instance" or "layer" (never batch).
 
-    Any H, W ≥ ``min_input_size`` = 2**depth (16 at the defaults) works (global pooling).
+    Any H, W ≥ 1 works: 3×3 stride-2 convolutions with padding 1 never run out of pixels, and
+    global pooling makes the score size-independent.
     """
 
     def __init__(
@@ -52,7 +53,6 @@ class UDMDiscriminator(nn.Module):
             raise ValueError(f"UDMDiscriminator: depth must be >= 1, got {depth}")
         self.in_channels = in_channels
         self.conditional = conditional
-        self.min_input_size = 2**depth
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels * (2 if conditional else 1), width, 3, padding=1),
             nn.LeakyReLU(0.2),
@@ -60,7 +60,7 @@ class UDMDiscriminator(nn.Module):
         channels = width
         for _ in range(depth):
             out = min(2 * channels, 8 * width)
-            layers += [nn.Conv2d(channels, out, 4, stride=2, padding=1), _norm(norm, out), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), _norm(norm, out), nn.LeakyReLU(0.2)]
             channels = out
         self.features = nn.Sequential(*layers)
         self.score = nn.Linear(channels, 1)
@@ -69,14 +69,14 @@ class UDMDiscriminator(nn.Module):
         """Score images.
 
         Args:
-            image: N×in_channels×H×W (H, W ≥ 2**depth), real (y) or synthesized (ŷ, which is not clamped, so the
+            image: N×in_channels×H×W, real (y) or synthesized (ŷ, which is not clamped, so the
                 range is not checked).
             clean: N×in_channels×H×W clean image in [0, 1]; required iff ``conditional``.
 
         Returns:
             N scores (higher = more real), unbounded.
         """
-        check_image("image", image, channels=self.in_channels, min_size=self.min_input_size, check_range=False)
+        check_image("image", image, channels=self.in_channels, check_range=False)
         if self.conditional:
             if clean is None:
                 raise ValueError("clean: this discriminator is conditional; pass the clean image x")

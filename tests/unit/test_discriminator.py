@@ -27,6 +27,12 @@ def test_critic_has_no_batchnorm():
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
 
+@pytest.mark.parametrize("size", [(1, 1), (3, 5), (8, 8)])
+def test_critic_scores_images_of_any_size_even_smaller_than_its_downsampling(size):
+    critic = UDMDiscriminator(width=4, depth=4)
+    assert critic(torch.rand(2, 3, *size)).shape == (2,)
+
+
 def test_critic_accepts_unclamped_synthesized_images():
     assert torch.isfinite(_tiny()(torch.rand(2, 3, 8, 8) * 1.2 - 0.1)).all()
 
@@ -64,7 +70,7 @@ def test_unconditional_critic_refuses_a_clean_image():
     "image, message",
     [
         (torch.rand(1, 4, 8, 8), "channels"),
-        (torch.rand(1, 3, 3, 8), "minimum 4"),
+        (torch.rand(3, 8, 8), "N×C×H×W"),
         (torch.full((1, 3, 8, 8), float("inf")), "NaN or Inf"),
         (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), "floating-point"),
     ],

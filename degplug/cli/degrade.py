@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 from degplug.data.folders import resolve_image_paths
-from degplug.data.image_io import ImageReadError, read_image, write_image
+from degplug.data.image_io import ImageReadError, is_image_file, read_image, write_image
 from degplug.data.sampling_source import derive_seed
 from degplug.degradations.pipeline import DegradationPipeline, PipelineParams
 from degplug.degradations.presets import preset_names
@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             params = pipeline.sample(make_generator(seed=derive_seed(args.seed, index)))
         degraded = DegradationPipeline.apply(image, params)
-        name = (path.relative_to(root) if root else Path(path.name)).with_suffix("")
+        name = path.relative_to(root) if root else Path(path.name)
+        if is_image_file(name):  # LMDB entries carry no extension
+            name = name.with_suffix("")
         write_image(output / f"{name}.png", degraded)
         record = {
             "input": str(path),

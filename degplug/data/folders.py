@@ -14,12 +14,19 @@ logger = logging.getLogger(__name__)
 def list_image_files(folder: str | Path, recursive: bool = True) -> list[Path]:
     """Sorted image files in ``folder`` (extensions: IMAGE_EXTENSIONS, case-insensitive).
 
+    An LMDB folder (BasicSR layout, see :mod:`lmdb_source`) lists as ``folder/<key>`` entries that
+    :func:`read_image` understands.
+
     FileNotFoundError when the folder does not exist, ValueError (naming it) when it is not a
     folder or holds no image file.
     """
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"image folder not found: {str(folder)!r}")
+    from degplug.data.lmdb_source import is_lmdb_folder, lmdb_keys
+
+    if is_lmdb_folder(folder):
+        return [folder / key for key in lmdb_keys(folder)]
     if not folder.is_dir():
         raise ValueError(f"expected a folder of images, {str(folder)!r} is a file")
     pattern: Iterable[Path] = folder.rglob("*") if recursive else folder.iterdir()

@@ -84,19 +84,15 @@ def _pil_to_rgb_float(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float32) / 255.0
 
 
-def read_image(path: str | Path) -> torch.Tensor:
-    """Read ``path`` → float32 tensor ``3×H×W`` in [0, 1] (RGB). See the module doc for conversions."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {str(path)!r}")
-    data = path.read_bytes()
+def decode_image(data: bytes, source: str | Path) -> torch.Tensor:
+    """Decode encoded image bytes → float32 ``3×H×W`` in [0, 1]; ``source`` names the file in errors."""
     if len(data) == 0:
-        raise ImageReadError(path, "the file is empty (0 bytes)")
+        raise ImageReadError(source, "the file is empty (0 bytes)")
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # raises on truncated data
             if _png_bit_depth(data) == 16:
-                array = _decode_16bit_png(data, path)
+                array = _decode_16bit_png(data, Path(source))
             else:
                 array = _pil_to_rgb_float(ImageOps.exif_transpose(image) or image)
     except ImageReadError:
@@ -105,10 +101,25 @@ def read_image(path: str | Path) -> torch.Tensor:
         reason = str(error) or type(error).__name__
         if "truncated" in reason.lower():
             reason = f"the file is truncated ({reason})"
-        raise ImageReadError(path, reason) from error
+        raise ImageReadError(source, reason) from error
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ImageReadError(path, f"decoded to an empty image of shape {array.shape}")
+        raise ImageReadError(source, f"decoded to an empty image of shape {array.shape}")
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """Read ``path`` → float32 tensor ``3×H×W`` in [0, 1] (RGB). See the module doc for conversions.
+
+    ``path`` may also be ``<folder>.lmdb/<key>`` for an image stored in a BasicSR-layout LMDB.
+    """
+    path = Path(path)
+    if not path.is_file():
+        from degplug.data.lmdb_source import is_lmdb_folder, read_lmdb_bytes
+
+        if is_lmdb_folder(path.parent):
+            return decode_image(read_lmdb_bytes(path.parent, path.name), path)
+        raise FileNotFoundError(f"image file not found: {str(path)!r}")
+    return decode_image(path.read_bytes(), path)
 
 
 def write_image(path: str | Path, image: torch.Tensor, bit_depth: int = 8) -> Path:

@@ -12,12 +12,14 @@ from torch.utils.data import Dataset
 
 from degplug.data.augment import FlipRotation, paired_crop
 from degplug.data.folders import list_image_files
-from degplug.data.image_io import ImageReadError, read_image
+from degplug.data.image_io import ImageReadError, is_image_file, read_image
 from degplug.data.sampling_source import SampleSource
 
 
 def _name_key(path: Path, pattern: re.Pattern[str] | None, folder: Path) -> str:
-    relative = path.relative_to(folder).with_suffix("")
+    relative = path.relative_to(folder)
+    if is_image_file(relative):  # LMDB entries (folder.lmdb/<key>) carry no extension
+        relative = relative.with_suffix("")
     stem = relative.as_posix()
     if pattern is None:
         return stem

@@ -76,7 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "allinone_noise15": {"ops": [{"type": "gaussian_noise", "sigma": 15.0, "gray_prob": 0.0}]},
     "allinone_noise25": {"ops": [{"type": "gaussian_noise", "sigma": 25.0, "gray_prob": 0.0}]},
     "allinone_noise50": {"ops": [{"type": "gaussian_noise", "sigma": 50.0, "gray_prob": 0.0}]},
-    "allinone_rain": {"ops": [{"type": "rain_streaks", "density": [0.003, 0.01], "brightness": [0.6, 0.9]}]},
+    "allinone_rain": {"ops": [{"type": "rain_streaks", "density": [0.002, 0.006], "brightness": [0.3, 0.6]}]},
     "allinone_haze": {"ops": [{"type": "haze", "beta": [0.8, 2.5], "airlight": [0.75, 0.95]}]},
     "allinone_sr_x2": {
         "ops": [

@@ -35,11 +35,11 @@ class RainStreaks(DegradationOp):
     params_class = RainStreaksParams
     stage = 15
     defaults = {
-        "density": [0.002, 0.01],
+        "density": [0.001, 0.006],
         "length": [10.0, 35.0],
         "angle": [-25.0, 25.0],
         "width": [0.4, 1.0],
-        "brightness": [0.5, 0.9],
+        "brightness": [0.25, 0.6],
     }
 
     def validate_config(self) -> None:

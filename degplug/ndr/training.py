@@ -27,6 +27,10 @@ Schedules:
      and only ``degradation`` steps.
   2. ``"restoration"`` half-step: loss = w_r·L_restoration; D does not run. Groups that step:
      ``restoration`` and ``representation``. No gradient here comes from the degradation loss.
+
+  The ``representation`` group thus steps twice per alternate iteration (once per half-step).
+  Under DistributedDataParallel the degradation half-step leaves R's backbone unused: wrap with
+  ``find_unused_parameters=True`` (or separate wrappers per network).
 """
 
 from __future__ import annotations

@@ -1,0 +1,160 @@
+"""NDR-Restore vs MMagic's Restormer of the same width: parameters, FLOPs, inference time, peak memory.
+
+Prints a markdown table. Batch 1, ``torch.no_grad()``, a warm-up call, then ``--repeats`` timed
+calls per model and size, interleaved between the models so that load changes on a shared
+machine hit both alike; the median is reported. Peak memory: on CUDA, the allocator's peak; on
+the CPU, the growth of the process's peak resident set during one forward, measured in a fresh
+process per model and size (``resource.getrusage``).
+
+Models:
+  - ``NDRRestoreNet``: degplug's default (width 48, blocks 4/6/6/8, heads 1/2/4/6, 3 refinement).
+  - ``Restormer (matched)``: MMagic's Restormer with the same width, blocks, heads and refinement.
+  - ``Restormer (MMagic default)``: heads 1/2/4/8, 4 refinement blocks (the Restormer paper).
+
+Target: NDRRestoreNet time ≤ 1.10 × matched Restormer time.
+
+Usage: python benchmarks/bench_ndr.py [--sizes 256 512] [--repeats 3] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import statistics
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+MODEL_NAMES = ("NDRRestoreNet", "Restormer (matched)", "Restormer (MMagic default)")
+
+
+def build_model(name: str) -> torch.nn.Module:
+    if name == "NDRRestoreNet":
+        from degplug.ndr.restore_net import NDRRestoreNet
+
+        return NDRRestoreNet(seed=0)
+    from mmagic.models.editors.restormer.restormer_net import Restormer
+
+    torch.manual_seed(0)
+    if name == "Restormer (matched)":
+        return Restormer(
+            dim=48, num_blocks=[4, 6, 6, 8], num_refinement_blocks=3, heads=[1, 2, 4, 6],
+            ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias",
+        )
+    return Restormer(dim=48)  # MMagic defaults: heads [1, 2, 4, 8], 4 refinement blocks
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def count_flops(model: torch.nn.Module, size: int, device: torch.device) -> int:
+    x = torch.rand(1, 3, size, size, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops()
+
+
+def _cpu_peak_memory_worker(name: str, size: int, threads: int, queue) -> None:
+    torch.set_num_threads(threads)
+    model = build_model(name).eval()
+    x = torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        model(torch.rand(1, 3, 64, 64))  # allocator and kernels warmed up on a small input
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        model(x)
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((after - before) * 1024)  # ru_maxrss is in KiB on Linux
+
+
+def cpu_peak_memory(name: str, size: int, threads: int) -> int:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_cpu_peak_memory_worker, args=(name, size, threads, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def cuda_peak_memory(model: torch.nn.Module, size: int, device: torch.device) -> int:
+    x = torch.rand(1, 3, size, size, device=device)
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    with torch.no_grad():
+        model(x)
+    _sync(device)
+    return torch.cuda.max_memory_allocated(device) - base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    parser.add_argument("--flop-size", type=int, default=256, help="input side for the FLOP count")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    models = {name: build_model(name).eval().to(device) for name in args.models}
+    print(f"device={device} threads={args.threads} torch={torch.__version__} repeats={args.repeats}")
+
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
+    flops = {name: count_flops(m, args.flop_size, device) for name, m in models.items()}
+
+    times: dict[tuple[str, int], list[float]] = {}
+    memory: dict[tuple[str, int], int] = {}
+    for size in args.sizes:
+        x = torch.rand(1, 3, size, size, device=device)
+        with torch.no_grad():
+            for model in models.values():
+                model(x)  # warm-up
+            _sync(device)
+            for _ in range(args.repeats):
+                for name, model in models.items():
+                    start = time.perf_counter()
+                    model(x)
+                    _sync(device)
+                    times.setdefault((name, size), []).append(time.perf_counter() - start)
+        for name, model in models.items():
+            if device.type == "cuda":
+                memory[(name, size)] = cuda_peak_memory(model, size, device)
+            else:
+                memory[(name, size)] = cpu_peak_memory(name, size, args.threads)
+        print(f"size {size}: done", flush=True)
+
+    print()
+    header = "| model | params (M) | GFLOPs @%d² (GMACs) |" % args.flop_size
+    for size in args.sizes:
+        header += f" time {size}² (s, median) | peak mem {size}² (MiB) |"
+    print(header)
+    print("|---" * (3 + 2 * len(args.sizes)) + "|")
+    for name in models:
+        row = f"| {name} | {params[name] / 1e6:.3f} | {flops[name] / 1e9:.1f} ({flops[name] / 2e9:.1f}) |"
+        for size in args.sizes:
+            row += f" {statistics.median(times[(name, size)]):.3f} | {memory[(name, size)] / 2**20:.0f} |"
+        print(row)
+
+    reference = "Restormer (matched)"
+    if "NDRRestoreNet" in models and reference in models:
+        print()
+        for size in args.sizes:
+            ratio = statistics.median(times[("NDRRestoreNet", size)]) / statistics.median(times[(reference, size)])
+            mem_ratio = memory[("NDRRestoreNet", size)] / max(memory[(reference, size)], 1)
+            verdict = "OK" if ratio <= 1.10 else "ABOVE TARGET"
+            print(f"{size}²: NDRRestoreNet / matched Restormer time ratio {ratio:.3f} "
+                  f"(target ≤ 1.10: {verdict}); peak memory ratio {mem_ratio:.3f}")
+        print(f"FLOP ratio {flops['NDRRestoreNet'] / flops[reference]:.3f}, "
+              f"parameter ratio {params['NDRRestoreNet'] / params[reference]:.3f}")
+        print("all times:", {f"{k[0]}@{k[1]}": [round(t, 3) for t in v] for k, v in times.items()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,9 +1,15 @@
 """Filtering helpers shared by the operators: 2-D convolution with reflect borders, resizing.
 
-On CPU tensors the convolution runs through OpenCV's ``filter2D`` (it switches to a DFT for large
-kernels, which is what makes the pipeline fast on the CPU); elsewhere through ``conv2d``. Both use
-the same border rule (reflect without repeating the edge pixel) and the same correlation
-convention, so results agree to float rounding.
+On CPU float32 tensors the convolution runs through OpenCV: a kernel whose singular value
+decomposition has few terms (every isotropic or axis-aligned Gaussian has one, most rotated ones a
+handful) becomes a sum of separable ``sepFilter2D`` passes (O(k) per pixel instead of O(k²)),
+truncated where the dropped part of the kernel has L1 norm below ``SEPARABLE_TOLERANCE`` (so
+outputs move by less than that); other kernels use ``filter2D``. Elsewhere (GPU, float64) it is
+``conv2d``. All paths use the same border rule (reflect without repeating the edge pixel) and the
+same correlation convention. Upsampling on the CPU likewise uses OpenCV's resize, which computes
+the same bilinear/bicubic (A = −0.75, half-pixel centres) interpolation as torch, faster, and area
+shrinking uses OpenCV's INTER_AREA, which has the same exact-coverage weights as
+:func:`area_weights`.
 """
 
 from __future__ import annotations
@@ -14,17 +20,46 @@ import torch
 import torch.nn.functional as F
 
 
+SEPARABLE_TOLERANCE = 5e-6
+
+
+def separable_terms(kernel: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """``[(column, row), ...]`` with ``kernel ≈ Σ column ⊗ row``, or None when that is not cheaper."""
+    size = kernel.shape[-1]
+    max_terms = max(1, size // 4)
+    u, s, vh = torch.linalg.svd(kernel.double())
+    for rank in range(1, max_terms + 1):
+        approximation = (u[:, :rank] * s[:rank]) @ vh[:rank]
+        if float((kernel.double() - approximation).abs().sum()) < SEPARABLE_TOLERANCE:
+            return [
+                (np.ascontiguousarray((u[:, r] * s[r]).numpy(), dtype=np.float32), np.ascontiguousarray(vh[r].numpy(), dtype=np.float32))
+                for r in range(rank)
+            ]
+    return None
+
+
+def _filter_hwc(hwc: np.ndarray, kernel: np.ndarray, terms: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
+    if terms is None:
+        return cv2.filter2D(hwc, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
+    out = None
+    for column, row in terms:
+        part = cv2.sepFilter2D(hwc, -1, row, column, borderType=cv2.BORDER_REFLECT_101)
+        out = part if out is None else out + part
+    return out
+
+
 def filter2d(batch: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of ``batch`` (N×C×H×W) with the ``k×k`` ``kernel``; same size out."""
     kernel = kernel.to(torch.float32)
     if batch.device.type == "cpu" and batch.dtype == torch.float32:
         kernel_np = kernel.numpy()
+        terms = separable_terms(kernel)
         out = np.empty(tuple(batch.shape), dtype=np.float32)
         source = batch.detach().numpy()
         for n in range(batch.shape[0]):
             # OpenCV filters an H×W×C array channel by channel (C ≤ 4 per call)
             hwc = np.ascontiguousarray(source[n].transpose(1, 2, 0))
-            filtered = cv2.filter2D(hwc, -1, kernel_np, borderType=cv2.BORDER_REFLECT_101)
+            filtered = _filter_hwc(hwc, kernel_np, terms)
             if filtered.ndim == 2:
                 filtered = filtered[:, :, None]
             out[n] = filtered.transpose(2, 0, 1)
@@ -42,6 +77,19 @@ def filter2d(batch: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 _INTERPOLATIONS = ("nearest", "area", "bilinear", "bicubic")
 
 
+def _opencv_ok(batch: torch.Tensor) -> bool:
+    return batch.device.type == "cpu" and batch.dtype == torch.float32 and batch.shape[1] <= 4
+
+
+def _opencv_resize(batch: torch.Tensor, height: int, width: int, flag: int) -> torch.Tensor:
+    source = batch.detach().numpy()
+    out = np.empty((batch.shape[0], batch.shape[1], height, width), dtype=np.float32)
+    for n in range(batch.shape[0]):
+        resized = cv2.resize(np.ascontiguousarray(source[n].transpose(1, 2, 0)), (width, height), interpolation=flag)
+        out[n] = (resized[:, :, None] if resized.ndim == 2 else resized).transpose(2, 0, 1)
+    return torch.from_numpy(out)
+
+
 def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
     """Resize N×C×H×W to ``size`` = (height, width); bilinear/bicubic are anti-aliased when shrinking."""
     if interpolation not in _INTERPOLATIONS:
@@ -49,11 +97,35 @@ def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> to
     height, width = int(size[0]), int(size[1])
     if (height, width) == tuple(batch.shape[-2:]):
         return batch
-    if interpolation in ("nearest", "area"):
-        return F.interpolate(batch, size=(height, width), mode=interpolation)
+    if interpolation == "nearest":
+        return F.interpolate(batch, size=(height, width), mode="nearest")
+    if interpolation == "area":
+        if _opencv_ok(batch) and height <= batch.shape[-2] and width <= batch.shape[-1]:
+            return _opencv_resize(batch, height, width, cv2.INTER_AREA)  # the same weights, faster
+        rows = area_weights(batch.shape[-2], height).to(batch)
+        columns = area_weights(batch.shape[-1], width).to(batch)
+        return (rows @ batch @ columns.T).clamp_(0.0, 1.0)
     shrinking = height < batch.shape[-2] or width < batch.shape[-1]
+    if not shrinking and _opencv_ok(batch):
+        flag = cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_CUBIC
+        return _opencv_resize(batch, height, width, flag).clamp_(0.0, 1.0)
     out = F.interpolate(batch, size=(height, width), mode=interpolation, align_corners=False, antialias=shrinking)
     return out.clamp(0.0, 1.0)
+
+
+def area_weights(size_in: int, size_out: int) -> torch.Tensor:
+    """``size_out × size_in`` matrix of exact pixel-coverage weights (rows sum to 1).
+
+    Output pixel i covers the input interval [i·r, (i+1)·r), r = size_in / size_out; each input
+    pixel contributes its overlap with it. This is the exact box-filter resampling (OpenCV's
+    INTER_AREA when shrinking), computed the same way on every device.
+    """
+    ratio = size_in / size_out
+    starts = torch.arange(size_out, dtype=torch.float64) * ratio
+    ends = starts + ratio
+    pixels = torch.arange(size_in, dtype=torch.float64)
+    overlap = (torch.minimum(ends[:, None], pixels[None, :] + 1) - torch.maximum(starts[:, None], pixels[None, :])).clamp_min(0)
+    return (overlap / overlap.sum(dim=1, keepdim=True)).float()
 
 
 def seeded_normal(shape: tuple[int, ...], seed: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

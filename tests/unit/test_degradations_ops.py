@@ -233,3 +233,33 @@ def test_choices_spec_only_yields_listed_values():
     generator = torch.Generator().manual_seed(0)
     values = {operator.sample_params(generator).sigma for _ in range(40)}
     assert values == {15.0, 25.0, 50.0}
+
+
+@pytest.mark.parametrize("sigmas", [(3.0, 3.0, 0.0), (3.0, 0.2, 0.8), (2.0, 0.5, 0.3)])
+def test_separable_fast_path_matches_direct_convolution(sigmas):
+    from degplug.degradations.filtering import filter2d
+
+    image = textured_image(40, 44)[None]
+    kernel = GaussianBlur.kernel(GaussianBlurParams(21, *sigmas))
+    assert torch.allclose(filter2d(image, kernel), filter2d(image.double(), kernel).float(), atol=2e-5)
+
+
+def test_cpu_upsampling_matches_torch_interpolation():
+    from degplug.degradations.filtering import resize
+
+    image = textured_image(20, 26)[None]
+    for mode in ("bilinear", "bicubic"):
+        fast = resize(image, (41, 50), mode)
+        reference = torch.nn.functional.interpolate(image.double(), size=(41, 50), mode=mode, align_corners=False).clamp(0, 1)
+        assert torch.allclose(fast, reference.float(), atol=1e-5)
+
+
+def test_area_resize_is_exact_pixel_coverage_on_every_path():
+    from degplug.degradations.filtering import area_weights, resize
+
+    image = textured_image(30, 45)[None]
+    fast = resize(image, (17, 20), "area")  # OpenCV path (CPU float32, shrinking)
+    exact = (area_weights(30, 17).double() @ image.double() @ area_weights(45, 20).double().T).float()
+    assert torch.allclose(fast, exact, atol=1e-5)
+    halved = resize(image[..., :30, :44], (15, 22), "area")
+    assert torch.allclose(halved, torch.nn.functional.avg_pool2d(image[..., :30, :44], 2), atol=1e-6)

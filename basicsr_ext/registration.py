@@ -12,10 +12,28 @@ from basicsr_ext import compat  # noqa: F401  (before the first basicsr import)
 
 # registry name -> list of "module:Class" paths. Modules are imported when registering.
 REGISTERED: dict[str, list[str]] = {
-    "arch": [],
-    "loss": [],
-    "dataset": [],
-    "model": [],
+    "arch": [
+        "degplug.udm.model:UniversalDegradationModel",
+        "degplug.udm.discriminator:UDMDiscriminator",
+    ],
+    "loss": [
+        "degplug.losses.dists:DISTSLoss",
+        "degplug.losses.color:ColorLoss",
+        "degplug.losses.diversity:DiversityLoss",
+        "degplug.losses.contrastive:ContrastiveLoss",
+        "degplug.losses.wgan_gp:WGANGeneratorLoss",
+        "degplug.losses.wgan_gp:WGANDiscriminatorLoss",
+        "degplug.losses.wgan_gp:GradientPenaltyLoss",
+    ],
+    "dataset": [
+        "basicsr_ext.datasets:DegplugSyntheticPairDataset",
+        "basicsr_ext.datasets:DegplugTransferTupleDataset",
+        "basicsr_ext.datasets:DegplugPairedFolderDataset",
+        "basicsr_ext.datasets:DegplugAllInOneDataset",
+    ],
+    "model": [
+        "basicsr_ext.udm_model:UDMModel",
+    ],
 }
 
 

@@ -1,0 +1,236 @@
+"""UDMModel: UDM training in BasicSR (feed_data / optimize_parameters wiring only).
+
+The loss math is ``degplug.udm.training.UDMTrainingStep``; this class maps BasicSR's options,
+optimizers, schedulers, checkpoints and validation onto it.
+
+Options (besides BasicSR's usual ones):
+    network_g: ``type: UniversalDegradationModel`` with UDMConfig keys.
+    network_d: optional ``type: UDMDiscriminator``; used when ``train.udm.weights.gan > 0``.
+    train.udm: ``UDMTrainingOptions`` (loss weights, DISTS weights, MoCo settings).
+    train.optim_g / optim_d / optim_aux: optimizers of the generator+encoders, the critic and the
+        entropy models' quantiles (default Adam lr 1e-3 for the latter, as the authors).
+    val.metrics: names among psnr, ssim, ms_ssim, lpips, dists (keys of a mapping or a list).
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from collections import OrderedDict
+
+import torch
+
+from basicsr_ext import compat  # noqa: F401
+from basicsr.archs import build_network
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger, imwrite, tensor2img
+
+from degplug.eval.metrics import build_metrics
+from degplug.udm.model import UniversalDegradationModel
+from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.utils.random import make_generator
+
+DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
+
+
+class UDMModel(BaseModel):
+    """BasicSR model for the universal degradation model."""
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__(opt)
+        self.net_g = self.model_to_device(build_network(opt["network_g"]))
+        if not isinstance(self.get_bare_model(self.net_g), UniversalDegradationModel):
+            raise ValueError("UDMModel: network_g.type must be UniversalDegradationModel")
+        self.print_network(self.net_g)
+        self._load_pretrained("g", self.net_g)
+        self.metric_set = None
+        self.batch: dict[str, torch.Tensor] = {}
+        if self.is_train:
+            self.init_training_settings()
+
+    def _load_pretrained(self, label: str, net) -> None:
+        path = self.opt["path"].get(f"pretrain_network_{label}")
+        if path is not None:
+            param_key = self.opt["path"].get(f"param_key_{label}", "params")
+            self.load_network(net, path, self.opt["path"].get(f"strict_load_{label}", True), param_key)
+
+    @property
+    def udm(self) -> UniversalDegradationModel:
+        return self.get_bare_model(self.net_g)
+
+    # ----------------------------------------------------------------- setup
+    def init_training_settings(self) -> None:
+        train_opt = self.opt["train"]
+        self.net_g.train()
+        discriminator = build_network(self.opt["network_d"]) if "network_d" in self.opt else None
+        options = UDMTrainingOptions.from_dict(train_opt.get("udm", {}))
+        self.training_step = UDMTrainingStep(self.udm, options, discriminator=discriminator).to(self.device)
+        self.net_d = self.training_step.discriminator
+        if self.net_d is not None:
+            self._load_pretrained("d", self.net_d)
+            self.net_d.train()
+        self.ema_decay = train_opt.get("ema_decay", 0)
+        if self.ema_decay > 0:
+            get_root_logger().info(f"Use Exponential Moving Average with decay: {self.ema_decay}")
+            self.net_g_ema = build_network(self.opt["network_g"]).to(self.device)
+            self.model_ema(0)
+            self.net_g_ema.eval()
+        self.setup_optimizers()
+        self.setup_schedulers()
+        self.iteration_seed = int(self.opt.get("manual_seed") or 0) * 1_000_003 + int(self.opt.get("rank", 0))
+
+    def _optimizer(self, key: str, params, default: dict | None = None):
+        settings = dict(self.opt["train"].get(key) or default or {})
+        if "type" not in settings:
+            raise ValueError(f"train.{key} needs a 'type' (e.g. Adam)")
+        optim_type = settings.pop("type")
+        return self.get_optimizer(optim_type, params, **settings)
+
+    def setup_optimizers(self) -> None:
+        groups = self.training_step.parameter_groups()
+        self.optimizer_g = self._optimizer("optim_g", groups["main"])
+        self.optimizer_aux = self._optimizer("optim_aux", groups["aux"], DEFAULT_AUX_OPTIMIZER)
+        self.optimizers = [self.optimizer_g, self.optimizer_aux]
+        if self.net_d is not None:
+            self.optimizer_d = self._optimizer("optim_d", groups["discriminator"])
+            self.optimizers.append(self.optimizer_d)
+
+    # ------------------------------------------------------------------ data
+    def feed_data(self, data: dict) -> None:
+        self.batch = {key: data[key].to(self.device) for key in ("gt", "lq", "gt_b", "lq_b", "lq_pos") if key in data}
+        self.image_paths = data.get("gt_path") or data.get("lq_path")
+
+    # ---------------------------------------------------------------- train
+    def optimize_parameters(self, current_iter: int) -> None:
+        generator = make_generator(self.iteration_seed + current_iter, device=self.device)
+        if self.net_d is not None:
+            self.net_d.requires_grad_(False)
+        self.optimizer_g.zero_grad()
+        self.optimizer_aux.zero_grad()
+        out = self.training_step.generator_losses(self.batch, generator)
+        if not torch.isfinite(out["loss"]):
+            terms = {k: float(v) for k, v in out.items() if k.startswith("l_")}
+            raise FloatingPointError(
+                f"UDM loss is not finite at iteration {current_iter} ({terms}); the run stops here and the last "
+                "saved checkpoint is kept. Lower the learning rate or check the data."
+            )
+        (out["loss"] + out["aux_loss"]).backward()
+        self.optimizer_g.step()
+        self.optimizer_aux.step()
+        log = {k: v for k, v in out.items() if k.startswith("l_")}
+        log["l_total"] = out["loss"].detach()
+        log["l_aux"] = out["aux_loss"].detach()
+        log["bits_g"] = out["bits_g"].mean()
+        log["bpp_l"] = out["bpp_l"].mean()
+
+        if self.net_d is not None:
+            self.net_d.requires_grad_(True)
+            self.optimizer_d.zero_grad()
+            critic = self.training_step.discriminator_losses(self.batch, out["output"], generator)
+            critic["loss"].backward()
+            self.optimizer_d.step()
+            log.update({f"d_{k}": v for k, v in critic.items() if k != "loss"})
+        self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in log.items()))
+        if self.ema_decay > 0:
+            self.model_ema(decay=self.ema_decay)
+
+    # ----------------------------------------------------------------- test
+    def _eval_model(self) -> UniversalDegradationModel:
+        return self.net_g_ema if hasattr(self, "net_g_ema") else self.udm
+
+    def test(self) -> None:
+        """Reproduction (own clean image) and, with a transfer tuple, transfer outputs."""
+        model = self._eval_model()
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            embedding = model.encode(self.batch["lq"])
+            self.output = model.synthesize(self.batch["gt"], embedding, seed=0)
+            self.output_transfer = (
+                model.synthesize(self.batch["gt_b"], embedding, seed=0) if "gt_b" in self.batch else None
+            )
+        model.train(was_training)
+
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        if self.opt["rank"] == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def _metric_names(self) -> tuple[str, ...]:
+        metrics = self.opt["val"].get("metrics") or ["psnr", "ssim", "ms_ssim"]
+        return tuple(metrics.keys() if isinstance(metrics, dict) else metrics)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        logger = get_root_logger()
+        if self.metric_set is None:
+            self.metric_set = build_metrics(self._metric_names(), device=self.device, weight_paths=self.opt["val"].get("weight_paths"))
+            for name, reason in self.metric_set.unavailable.items():
+                logger.warning(f"Validation metric {name} skipped: {reason}")
+        dataset_name = dataloader.dataset.opt["name"] if hasattr(dataloader.dataset, "opt") else "val"
+        sums: dict[str, float] = {}
+        count = 0
+        for index, data in enumerate(dataloader):
+            self.feed_data(data)
+            self.test()
+            results = {f"reproduction/{k}": v for k, v in self.metric_set(self.output, self.batch["lq"]).items()}
+            if self.output_transfer is not None:
+                results.update({f"transfer/{k}": v for k, v in self.metric_set(self.output_transfer, self.batch["lq_b"]).items()})
+            for key, values in results.items():
+                sums[key] = sums.get(key, 0.0) + float(values.sum())
+            count += self.batch["lq"].shape[0]
+            if save_img:
+                self._save_panel(index, current_iter)
+        self.metric_averages = {key: value / max(count, 1) for key, value in sums.items()}
+        message = f"Validation {dataset_name} (iter {current_iter}, {count} images)"
+        for key, value in self.metric_averages.items():
+            message += f"\n\t # {key}: {value:.4f}"
+            if tb_logger:
+                tb_logger.add_scalar(f"metrics/{dataset_name}/{key}", value, current_iter)
+        for name in self.metric_set.unavailable:
+            message += f"\n\t # {name}: unavailable (pretrained weights missing)"
+        logger.info(message)
+
+    def _save_panel(self, index: int, current_iter: int) -> None:
+        """clean | reference degraded | synthesized | target (transfer), or reproduction without a tuple."""
+        if self.output_transfer is not None:
+            columns = [self.batch["gt_b"], self.batch["lq"], self.output_transfer, self.batch["lq_b"]]
+        else:
+            columns = [self.batch["gt"], self.batch["lq"], self.output, self.batch["lq"]]
+        height = min(c.shape[-2] for c in columns)
+        panel = torch.cat([c[:1, :, :height, :] for c in columns], dim=3)
+        name = f"{index:04d}" if not self.image_paths else osp.splitext(osp.basename(self.image_paths[0]))[0]
+        path = osp.join(self.opt["path"]["visualization"], name, f"{name}_{current_iter}.png")
+        imwrite(tensor2img(panel.detach().cpu(), rgb2bgr=True, min_max=(0, 1)), path)
+
+    def get_current_visuals(self) -> OrderedDict:
+        visuals = OrderedDict(lq=self.batch["lq"].detach().cpu(), result=self.output.detach().cpu())
+        visuals["gt"] = self.batch["gt"].detach().cpu()
+        return visuals
+
+    # ----------------------------------------------------------- checkpoints
+    def save(self, epoch: int, current_iter: int) -> None:
+        if hasattr(self, "net_g_ema"):
+            self.save_network([self.net_g, self.net_g_ema], "net_g", current_iter, param_key=["params", "params_ema"])
+        else:
+            self.save_network(self.net_g, "net_g", current_iter)
+        if self.net_d is not None:
+            self.save_network(self.net_d, "net_d", current_iter)
+        self.save_training_state(epoch, current_iter)
+        if self.opt["rank"] == 0:
+            # A self-describing degplug checkpoint for the CLI and BlindWrapper.
+            self._eval_model().save_checkpoint(osp.join(self.opt["path"]["models"], f"udm_{current_iter}.pth"))
+
+    def save_training_state(self, epoch: int, current_iter: int) -> None:
+        super().save_training_state(epoch, current_iter)
+        if current_iter == -1 or self.opt["rank"] != 0:
+            return
+        # The contrastive key encoder and queue are training state too; store them beside BasicSR's file.
+        path = osp.join(self.opt["path"]["training_states"], f"{current_iter}.contrast.pth")
+        torch.save({k: v.detach().cpu() for k, v in self.training_step.contrast.state_dict().items()}, path)
+
+    def resume_training(self, resume_state: dict) -> None:
+        super().resume_training(resume_state)
+        path = osp.join(self.opt["path"]["training_states"], f"{resume_state['iter']}.contrast.pth")
+        if osp.isfile(path):
+            state = torch.load(path, map_location=self.device, weights_only=True)
+            self.training_step.contrast.load_state_dict(state)
+        else:
+            get_root_logger().warning(f"No contrastive state at {path}: the MoCo queue restarts empty.")

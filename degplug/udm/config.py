@@ -1,0 +1,56 @@
+"""The sizes and switches of a UniversalDegradationModel, as one JSON-able bundle."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class UDMConfig:
+    """Defaults reproduce the paper's model (SPEC §1); ``UDMConfig.small()`` is for CPU demos and tests.
+
+    Switches used by the ablations: ``use_ida=False`` (SFT only), ``map_channels=0`` (no IDEN,
+    global embedding only), ``depthwise_ida`` (depthwise vs dense IDA convolutions).
+    """
+
+    embed_dim: int = 256
+    map_channels: int = 4
+    encoder_width: int = 64
+    long_kernel: int = 13
+    synthesis_width: int = 64
+    synthesis_blocks: tuple[int, ...] = (4, 3, 2, 3, 4)
+    cond_channels: int = 8
+    use_ida: bool = True
+    depthwise_ida: bool = False
+    rate_hidden: int = 64
+    map_rate_compress: bool = False
+
+    def __post_init__(self) -> None:
+        self.synthesis_blocks = tuple(int(b) for b in self.synthesis_blocks)
+        if len(self.synthesis_blocks) != 5:
+            raise ValueError(f"synthesis_blocks needs 5 stage depths, got {self.synthesis_blocks}")
+        if self.map_channels < 0 or self.embed_dim <= 0:
+            raise ValueError("embed_dim must be positive and map_channels non-negative")
+
+    @classmethod
+    def small(cls, **overrides) -> "UDMConfig":
+        """A narrow, shallow variant that trains on a CPU in minutes."""
+        values = dict(
+            embed_dim=64, map_channels=4, encoder_width=16, long_kernel=7, synthesis_width=16,
+            synthesis_blocks=(1, 1, 1, 1, 1), rate_hidden=32,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        values["synthesis_blocks"] = list(self.synthesis_blocks)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "UDMConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown UDM option(s) {unknown}; known options: {sorted(known)}")
+        return cls(**values)

@@ -1,0 +1,185 @@
+"""One UDM training step, shared by every framework adapter (SPEC §1.6).
+
+``UDMTrainingStep`` owns the training-only parts (discriminator, contrastive wrapper, losses)
+around a ``UniversalDegradationModel`` and computes, for a batch, the generator-side and the
+discriminator-side loss dicts. Adapters (BasicSR's UDMModel, MMagic's editor) only move data,
+call ``backward`` and step their optimizers.
+
+A batch is a dict of N×3×H×W tensors in [0, 1]:
+    ``gt``    clean image x
+    ``lq``    its degraded version y = d(x)
+    optional ``gt_b``, ``lq_b``: another clean image with the same degradation d; when present,
+        ``lq_b`` is the contrastive positive (same degradation, other content) and a transfer
+        term compares f(x_b, E(y)) with y_b;
+    optional ``lq_pos``: another crop of the same degraded image (the positive otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from degplug.losses import (
+    ColorLoss,
+    ContrastiveLoss,
+    DISTSLoss,
+    DiversityLoss,
+    UDMLossWeights,
+    gradient_penalty,
+    wgan_discriminator_loss,
+    wgan_generator_loss,
+)
+from degplug.udm.contrastive import MomentumContrast
+from degplug.udm.discriminator import UDMDiscriminator
+from degplug.udm.model import UniversalDegradationModel
+from degplug.utils.random import make_generator
+
+
+@dataclass
+class UDMTrainingOptions:
+    """Training-only settings; defaults follow SPEC §1.3/§1.6 (code values)."""
+
+    weights: UDMLossWeights = field(default_factory=UDMLossWeights)
+    dists_pretrained: bool = True
+    vgg_path: str | None = None
+    dists_weights_path: str | None = None
+    transfer_weight: float = 1.0
+    queue_size: int = 120
+    momentum: float = 0.999
+    temperature: float = 0.07
+    discriminator_width: int = 64
+    discriminator_conditional: bool = False
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "UDMTrainingOptions":
+        values = dict(values)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown UDM training option(s) {unknown}; known: {sorted(known)}")
+        if isinstance(values.get("weights"), dict):
+            values["weights"] = UDMLossWeights.from_dict(values["weights"])
+        return cls(**values)
+
+
+class UDMTrainingStep(nn.Module):
+    """Loss computation for UDM training; holds the discriminator and the contrastive wrapper."""
+
+    def __init__(
+        self,
+        model: UniversalDegradationModel,
+        options: UDMTrainingOptions | None = None,
+        discriminator: nn.Module | None = None,
+    ) -> None:
+        """``discriminator`` (a critic ``(image, clean=None) -> N scores``) replaces the default
+        ``UDMDiscriminator``; it is used only when the GAN weight is positive."""
+        super().__init__()
+        self.options = options or UDMTrainingOptions()
+        w = self.options.weights
+        self.model = model
+        self.contrast = MomentumContrast(
+            model.hden, dim=model.config.embed_dim, queue_size=self.options.queue_size,
+            momentum=self.options.momentum, temperature=self.options.temperature,
+        )
+        if w.gan <= 0:
+            discriminator = None
+        elif discriminator is None:
+            discriminator = UDMDiscriminator(
+                width=self.options.discriminator_width, conditional=self.options.discriminator_conditional
+            )
+        self.discriminator = discriminator
+        self.similarity = DISTSLoss(
+            pretrained=self.options.dists_pretrained, vgg_path=self.options.vgg_path,
+            dists_weights_path=self.options.dists_weights_path, l1_weight=w.l1,
+        )
+        self.similarity.requires_grad_(False)
+        self.color = ColorLoss()
+        self.diversity = DiversityLoss()
+        self.contrastive = ContrastiveLoss()
+
+    # ------------------------------------------------------------ parameters
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Disjoint groups covering every trainable parameter: main, auxiliary (entropy), discriminator."""
+        groups = {"main": self.model.main_parameters(), "aux": self.model.aux_parameters()}
+        groups["discriminator"] = list(self.discriminator.parameters()) if self.discriminator is not None else []
+        return groups
+
+    # -------------------------------------------------------------- helpers
+    def _critic(self, image: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(image, clean if self.options.discriminator_conditional else None)
+
+    def _similarity(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.similarity(predicted, target)
+
+    # ----------------------------------------------------------- generator
+    def generator_losses(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> dict:
+        """Generator/encoder losses for ``batch``; ``loss`` is the weighted total.
+
+        Also returns ``aux_loss`` (entropy quantiles, for their own optimizer, not in ``loss``),
+        ``output`` (ŷ, detached) and ``bits_g``/``bpp_l`` for logging.
+        """
+        w = self.options.weights
+        clean, degraded = batch["gt"], batch["lq"]
+        generator = generator if generator is not None else make_generator(device=clean.device)
+        positive = batch.get("lq_b", batch.get("lq_pos"))
+        terms: dict[str, torch.Tensor] = {}
+
+        global_vector = None
+        if positive is not None and w.contrastive > 0:
+            contrast = self.contrast(degraded, positive)
+            global_vector = contrast.query_embedding
+            terms["contrastive"] = self.contrastive(contrast.logits, contrast.labels)
+        embedding, bits_g, bpp_l = self.model.encode_with_rates(degraded, global_vector=global_vector)
+        terms["rate_g"] = bits_g.mean()
+        terms["rate_l"] = bpp_l.mean()
+
+        output = self.model.synthesize_unclamped(clean, embedding, generator)
+        terms["similarity"] = self._similarity(output, degraded)
+        terms["color"] = self.color(output, degraded)
+        if w.diversity > 0:
+            second = self.model.synthesize_unclamped(clean, embedding, generator)
+            terms["diversity"] = self.diversity(output, second)
+        if "gt_b" in batch and "lq_b" in batch and self.options.transfer_weight > 0:
+            transferred = self.model.synthesize_unclamped(batch["gt_b"], embedding, generator)
+            terms["transfer"] = self._similarity(transferred, batch["lq_b"])
+        if self.discriminator is not None:
+            terms["gan"] = wgan_generator_loss(self._critic(output, clean))
+
+        weight_of = {
+            "contrastive": w.contrastive, "rate_g": w.rate_g, "rate_l": w.rate_l, "similarity": w.similarity,
+            "color": w.color, "diversity": w.diversity, "transfer": self.options.transfer_weight, "gan": w.gan,
+        }
+        total = sum(weight_of[name] * value for name, value in terms.items())
+        result = {f"l_{name}": value.detach() for name, value in terms.items()}
+        result.update(
+            loss=total,
+            aux_loss=w.entropy_aux * self.model.aux_loss(),
+            output=output.detach(),
+            bits_g=bits_g.detach(),
+            bpp_l=bpp_l.detach(),
+        )
+        return result
+
+    # ------------------------------------------------------- discriminator
+    def discriminator_losses(
+        self, batch: dict[str, torch.Tensor], fake: torch.Tensor, generator: torch.Generator | None = None
+    ) -> dict:
+        """WGAN-GP critic loss on real ``lq`` against a detached fake ``fake`` (ŷ)."""
+        if self.discriminator is None:
+            raise ValueError("discriminator_losses called but the GAN weight is 0 (no discriminator)")
+        clean, real = batch["gt"], batch["lq"]
+        fake = fake.detach()
+        conditional_clean = clean if self.options.discriminator_conditional else None
+        real_scores = self._critic(real, clean)
+        fake_scores = self._critic(fake, clean)
+        critic = wgan_discriminator_loss(real_scores, fake_scores)
+        penalty = gradient_penalty(self.discriminator, real, fake, clean=conditional_clean, generator=generator)
+        return {
+            "loss": critic + self.options.weights.gp * penalty,
+            "l_critic": critic.detach(),
+            "l_gradient_penalty": penalty.detach(),
+            "real_score": real_scores.detach().mean(),
+            "fake_score": fake_scores.detach().mean(),
+        }

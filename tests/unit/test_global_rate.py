@@ -92,7 +92,7 @@ def test_rate_of_e_g_falls_when_trained_with_the_rate_loss():
         return bits.mean().item()
 
     before = evaluation_bits()
-    for _ in range(40):
+    for _ in range(25):
         _, bits = model(producer(inputs), generator=generator)
         main_optimizer.zero_grad()
         aux_optimizer.zero_grad()

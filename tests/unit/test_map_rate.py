@@ -75,7 +75,7 @@ def test_map_rate_falls_when_the_density_is_trained_on_a_smooth_map():
     model.eval()
     before = model(e_l)[1].mean().item()
     model.train()
-    for _ in range(40):
+    for _ in range(25):
         _, bpp = model(e_l, generator=generator)
         main.zero_grad()
         aux.zero_grad()

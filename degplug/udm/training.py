@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from degplug.losses import (
@@ -90,11 +91,14 @@ class UDMTrainingStep(nn.Module):
                 width=self.options.discriminator_width, conditional=self.options.discriminator_conditional
             )
         self.discriminator = discriminator
-        self.similarity = DISTSLoss(
-            pretrained=self.options.dists_pretrained, vgg_path=self.options.vgg_path,
-            dists_weights_path=self.options.dists_weights_path, l1_weight=w.l1,
+        # DISTS needs a VGG16: built only when its weight is positive.
+        self.similarity = (
+            DISTSLoss(
+                pretrained=self.options.dists_pretrained, vgg_path=self.options.vgg_path,
+                dists_weights_path=self.options.dists_weights_path,
+            ).requires_grad_(False)
+            if w.similarity > 0 else None
         )
-        self.similarity.requires_grad_(False)
         self.color = ColorLoss()
         self.diversity = DiversityLoss()
         self.contrastive = ContrastiveLoss()
@@ -111,7 +115,14 @@ class UDMTrainingStep(nn.Module):
         return self.discriminator(image, clean if self.options.discriminator_conditional else None)
 
     def _similarity(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self.similarity(predicted, target)
+        """λ_sim·DISTS + λ_l1·L1, the weighted similarity of SPEC §1.6 (weights applied here)."""
+        w = self.options.weights
+        total = predicted.new_zeros(())
+        if self.similarity is not None:
+            total = total + w.similarity * self.similarity(predicted, target)
+        if w.l1 > 0:
+            total = total + w.l1 * F.l1_loss(predicted, target)
+        return total
 
     # ----------------------------------------------------------- generator
     def generator_losses(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> dict:
@@ -137,18 +148,19 @@ class UDMTrainingStep(nn.Module):
 
         output = self.model.synthesize_unclamped(clean, embedding, generator)
         terms["similarity"] = self._similarity(output, degraded)
-        terms["color"] = self.color(output, degraded)
+        if w.color > 0:
+            terms["color"] = self.color(output, degraded)
         if w.diversity > 0:
             second = self.model.synthesize_unclamped(clean, embedding, generator)
             terms["diversity"] = self.diversity(output, second)
         if "gt_b" in batch and "lq_b" in batch and self.options.transfer_weight > 0:
             transferred = self.model.synthesize_unclamped(batch["gt_b"], embedding, generator)
-            terms["transfer"] = self._similarity(transferred, batch["lq_b"])
+            terms["transfer"] = self._similarity(transferred, batch["lq_b"])  # already weighted like similarity
         if self.discriminator is not None:
             terms["gan"] = wgan_generator_loss(self._critic(output, clean))
 
         weight_of = {
-            "contrastive": w.contrastive, "rate_g": w.rate_g, "rate_l": w.rate_l, "similarity": w.similarity,
+            "contrastive": w.contrastive, "rate_g": w.rate_g, "rate_l": w.rate_l, "similarity": 1.0,
             "color": w.color, "diversity": w.diversity, "transfer": self.options.transfer_weight, "gan": w.gan,
         }
         total = sum(weight_of[name] * value for name, value in terms.items())

@@ -1,0 +1,86 @@
+"""The shared UDM training step: loss terms, parameter groups and gradient flow."""
+
+import pytest
+import torch
+
+from degplug.losses import UDMLossWeights
+from degplug.udm.config import UDMConfig
+from degplug.udm.model import UniversalDegradationModel
+from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+
+TINY = UDMConfig.small(embed_dim=16, encoder_width=8, synthesis_width=8, rate_hidden=8).to_dict()
+
+
+def make_step(**weights) -> UDMTrainingStep:
+    torch.manual_seed(0)
+    model = UniversalDegradationModel(**TINY)
+    options = UDMTrainingOptions(
+        weights=UDMLossWeights(**{"gan": 0.05, **weights}), dists_pretrained=False, queue_size=8, discriminator_width=8
+    )
+    with pytest.warns(UserWarning, match="pretrained=False"):
+        return UDMTrainingStep(model, options)
+
+
+def make_batch(size: int = 24):
+    generator = torch.Generator().manual_seed(0)
+    gt, gt_b = torch.rand(2, 3, size, size, generator=generator), torch.rand(2, 3, size, size, generator=generator)
+    noise = lambda x: (x + 0.1 * torch.randn(x.shape, generator=generator)).clamp(0, 1)  # noqa: E731
+    return {"gt": gt, "lq": noise(gt), "gt_b": gt_b, "lq_b": noise(gt_b)}
+
+
+def test_parameter_groups_are_disjoint_and_cover_every_trainable_parameter():
+    step = make_step()
+    groups = step.parameter_groups()
+    ids = [id(p) for group in groups.values() for p in group]
+    assert len(ids) == len(set(ids))
+    trainable = {id(p) for p in step.parameters() if p.requires_grad}
+    assert set(ids) == trainable
+    assert groups["aux"] and groups["discriminator"] and groups["main"]
+
+
+def test_generator_losses_have_every_term_and_a_weighted_total():
+    step = make_step()
+    out = step.generator_losses(make_batch(), torch.Generator().manual_seed(0))
+    for term in ("contrastive", "rate_g", "rate_l", "similarity", "color", "diversity", "transfer", "gan"):
+        assert f"l_{term}" in out and torch.isfinite(out[f"l_{term}"])
+    w = step.options.weights
+    expected = (
+        w.contrastive * out["l_contrastive"] + w.rate_g * out["l_rate_g"] + w.rate_l * out["l_rate_l"]
+        + out["l_similarity"] + w.color * out["l_color"] + w.diversity * out["l_diversity"]
+        + step.options.transfer_weight * out["l_transfer"] + w.gan * out["l_gan"]
+    )
+    assert torch.allclose(out["loss"].detach(), expected, rtol=1e-5)
+
+
+def test_gradients_reach_every_trainable_part_of_the_model():
+    step = make_step()
+    out = step.generator_losses(make_batch(), torch.Generator().manual_seed(0))
+    (out["loss"] + out["aux_loss"]).backward()
+    model = step.model
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None, f"no gradient reached {name}"
+    for part in (model.hden, model.iden, model.synthesis, model.rate_g, model.rate_l):
+        assert any(p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_discriminator_losses_train_only_the_critic():
+    step = make_step()
+    batch = make_batch()
+    out = step.generator_losses(batch, torch.Generator().manual_seed(0))
+    critic = step.discriminator_losses(batch, out["output"], torch.Generator().manual_seed(1))
+    critic["loss"].backward()
+    assert all(p.grad is not None for p in step.discriminator.parameters())
+    assert all(p.grad is None for p in step.model.synthesis.parameters())
+
+
+def test_switching_off_gan_removes_the_discriminator():
+    step = make_step(gan=0.0)
+    assert step.discriminator is None
+    assert "l_gan" not in step.generator_losses(make_batch(), torch.Generator().manual_seed(0))
+
+
+def test_unknown_training_option_is_named():
+    with pytest.raises(ValueError, match="queue_sise"):
+        UDMTrainingOptions.from_dict({"queue_sise": 3})
+    with pytest.raises(ValueError, match="rate_gg"):
+        UDMTrainingOptions.from_dict({"weights": {"rate_gg": 1.0}})

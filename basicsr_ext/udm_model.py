@@ -216,7 +216,8 @@ class UDMModel(BaseModel):
         self.save_training_state(epoch, current_iter)
         if self.opt["rank"] == 0:
             # A self-describing degplug checkpoint for the CLI and BlindWrapper.
-            self._eval_model().save_checkpoint(osp.join(self.opt["path"]["models"], f"udm_{current_iter}.pth"))
+            label = "latest" if current_iter == -1 else current_iter
+            self._eval_model().save_checkpoint(osp.join(self.opt["path"]["models"], f"udm_{label}.pth"))
 
     def save_training_state(self, epoch: int, current_iter: int) -> None:
         super().save_training_state(epoch, current_iter)

@@ -81,7 +81,7 @@ def check_options(path: str | os.PathLike, registries: dict | None = None) -> di
             raise OptionsError(f"{file}: datasets.{phase} must be a mapping")
         for key, value in dataset.items():
             if (key.startswith("dataroot") or key.endswith("_folder")) and isinstance(value, str):
-                if not Path(value).exists():
+                if not value.startswith("embedded:") and not Path(value).exists():
                     raise OptionsError(f"{file}: datasets.{phase}.{key} = {value!r} does not exist")
 
     if registries is not None:

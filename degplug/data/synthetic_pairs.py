@@ -15,12 +15,19 @@ from degplug.data.sampling_source import SampleSource
 from degplug.degradations.pipeline import DegradationPipeline
 
 
+EMBEDDED_PREFIX = "embedded"
+
+
 def resolve_sources(gt_folder: str | Path | Iterable[str | Path] | None) -> list[Path]:
-    """A folder, a file, a list of them; None means the embedded training photographs."""
+    """A folder, a file, a list of them; None or ``"embedded:train"`` means the embedded training
+    photographs, ``"embedded:val"`` the held-out ones, ``"embedded:all"`` every one."""
     if gt_folder is None:
+        gt_folder = f"{EMBEDDED_PREFIX}:train"
+    if isinstance(gt_folder, str) and gt_folder.split(":")[0] == EMBEDDED_PREFIX:
         from degplug.data.embedded import embedded_photo_paths
 
-        return embedded_photo_paths("train")
+        split = gt_folder.partition(":")[2] or "train"
+        return embedded_photo_paths(split)
     return resolve_image_paths(gt_folder)
 
 

@@ -9,7 +9,8 @@ PROBE = """
 import importlib, pkgutil, sys
 import degplug
 for module in pkgutil.walk_packages(degplug.__path__, "degplug."):
-    importlib.import_module(module.name)
+    if not module.name.endswith("__main__"):
+        importlib.import_module(module.name)
 loaded = sorted({name.split('.')[0] for name in sys.modules} & set(%r))
 print(','.join(loaded))
 """ % (FRAMEWORKS,)

@@ -15,6 +15,11 @@ import sys
 VERBS: dict[str, str] = {
     "doctor": "degplug.cli.doctor",
     "degrade": "degplug.cli.degrade",
+    "transfer": "degplug.cli.transfer",
+    "encode": "degplug.cli.encode",
+    "sample": "degplug.cli.sample",
+    "pool": "degplug.cli.pool",
+    "reapply": "degplug.cli.reapply",
 }
 
 

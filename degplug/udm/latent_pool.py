@@ -31,8 +31,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -109,7 +109,7 @@ class LatentPool:
         progress: bool = True,
         root: str | Path | None = None,
         on_skip: Callable[[Path, str], None] | None = None,
-    ) -> "LatentPool":
+    ) -> LatentPool:
         """Encode every readable image of ``paths`` with ``model`` (on the model's device).
 
         Unreadable files (empty, corrupt, missing) and images smaller than the encoder's minimum
@@ -244,7 +244,7 @@ class LatentPool:
         return path
 
     @classmethod
-    def from_state(cls, state: dict, source: str = "latent pool") -> "LatentPool":
+    def from_state(cls, state: dict, source: str = "latent pool") -> LatentPool:
         if not isinstance(state, dict) or state.get("kind") != POOL_KIND:
             found = state.get("kind") if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"{source}: not a degplug latent pool (kind {found!r}, expected {POOL_KIND!r})")
@@ -264,7 +264,7 @@ class LatentPool:
             raise ValueError(f"{source}: malformed latent pool ({type(error).__name__}: {error})") from error
 
     @classmethod
-    def load(cls, path: str | Path) -> "LatentPool":
+    def load(cls, path: str | Path) -> LatentPool:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"latent pool file {str(path)!r} does not exist (make one with `degplug pool`)")

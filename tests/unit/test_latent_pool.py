@@ -10,8 +10,12 @@ import torch
 from degplug.data.image_io import read_image
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.latent_pool import LatentPool
-
-from tests.unit.udm_cli_helpers import degrade_for_test, photo_crop, tiny_udm, write_folder
+from tests.unit.udm_cli_helpers import (
+    degrade_for_test,
+    photo_crop,
+    tiny_udm,
+    write_folder,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

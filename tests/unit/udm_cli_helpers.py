@@ -11,7 +11,7 @@ from degplug.data.image_io import write_image
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 
-TINY = dict(embed_dim=16, encoder_width=8, synthesis_width=8, rate_hidden=8)
+TINY = {"embed_dim": 16, "encoder_width": 8, "synthesis_width": 8, "rate_hidden": 8}
 
 
 def tiny_udm(seed: int = 0, **overrides) -> UniversalDegradationModel:

@@ -94,7 +94,7 @@ train_dataloader = dict(num_workers=0, batch_size=2, persistent_workers=False,
                         sampler=dict(type='InfiniteSampler', shuffle=True), dataset=dataset)
 train_cfg = dict(type='IterBasedTrainLoop', max_iters={iters}, val_interval=1000)
 optim_wrapper = dict(constructor='DefaultOptimWrapperConstructor', type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False, save_optimizer=True),
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False, save_optimizer=True, out_dir=None),
                      logger=dict(type='LoggerHook', interval=1))
 visualizer = dict(type='ConcatImageVisualizer', vis_backends=[dict(type='LocalVisBackend')], fn_key='gt_path', img_keys=['gt_img', 'input', 'pred_img'], bgr2rgb=True)
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0), dist_cfg=dict(backend='gloo'))

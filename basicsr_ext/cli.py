@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, OptionsError) as error:
         print(f"basicsr {subcommand}: error: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:
+        # Raised by degplug's models on a non-finite loss; checkpoints already written are kept.
+        print(f"basicsr {subcommand}: stopped: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

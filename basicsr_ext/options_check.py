@@ -99,4 +99,11 @@ def check_options(path: str | os.PathLike, registries: dict | None = None) -> di
         for key, block in (options.get("train") or {}).items():
             if str(key).endswith("_opt"):
                 _check_type(f"train.{key}", block, registries["loss"], "loss", file)
+        # A model class may validate its own options (degplug's models do).
+        model_check = getattr(model_registry.get(options["model_type"]), "check_options", None)
+        if model_check is not None:
+            try:
+                model_check(options)
+            except ValueError as error:
+                raise OptionsError(f"{file}: {error}") from None
     return options

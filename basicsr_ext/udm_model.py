@@ -25,6 +25,7 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from degplug.eval.metrics import build_metrics
+from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.random import make_generator
@@ -34,6 +35,20 @@ DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
 
 class UDMModel(BaseModel):
     """BasicSR model for the universal degradation model."""
+
+    @staticmethod
+    def check_options(opt: dict) -> None:
+        """Validate UDM-specific options before BasicSR creates anything (ValueError names the key)."""
+        network = {k: v for k, v in (opt.get("network_g") or {}).items() if k != "type"}
+        try:
+            UDMConfig.from_dict(network)
+        except ValueError as error:
+            raise ValueError(f"network_g: {error}") from None
+        train = opt.get("train") or {}
+        try:
+            UDMTrainingOptions.from_dict(train.get("udm") or {})
+        except ValueError as error:
+            raise ValueError(f"train.udm: {error}") from None
 
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)
@@ -196,7 +211,8 @@ class UDMModel(BaseModel):
             columns = [self.batch["gt"], self.batch["lq"], self.output, self.batch["lq"]]
         height = min(c.shape[-2] for c in columns)
         panel = torch.cat([c[:1, :, :height, :] for c in columns], dim=3)
-        name = f"{index:04d}" if not self.image_paths else osp.splitext(osp.basename(self.image_paths[0]))[0]
+        stem = osp.splitext(osp.basename(self.image_paths[0]))[0] if self.image_paths else "val"
+        name = f"{stem}_{index:03d}"
         path = osp.join(self.opt["path"]["visualization"], name, f"{name}_{current_iter}.png")
         imwrite(tensor2img(panel.detach().cpu(), rgb2bgr=True, min_max=(0, 1)), path)
 

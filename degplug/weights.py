@@ -30,12 +30,9 @@ KNOWN_WEIGHTS: dict[str, WeightFile] = {
         "DISTS loss and metric (alpha/beta)",
     ),
     "alexnet": WeightFile(
-        "alexnet-owt-7be5be79.pth", "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth", "LPIPS metric backbone"
-    ),
-    "lpips_alex": WeightFile(
-        "lpips_alex_v0.1.pth",
-        "https://github.com/richzhang/PerceptualSimilarity (lpips/weights/v0.1/alex.pth, renamed)",
-        "LPIPS metric linear heads",
+        "alexnet-owt-7be5be79.pth",
+        "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+        "LPIPS metric backbone (its linear heads ship inside the lpips package)",
     ),
 }
 

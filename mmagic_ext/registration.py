@@ -1,7 +1,9 @@
 """What degplug registers in MMagic's registries, as a table.
 
-Core classes are registered by call (no decorators in the core); names are unique across both
-frameworks. Registration is idempotent.
+Core classes are registered by call (no decorators in the core). Registration is idempotent.
+A class whose name MMagic already uses for something else is registered under an alias, written
+``"module:Class as Alias"`` (degplug's ``GradientPenaltyLoss`` is ``UDMGradientPenaltyLoss`` here,
+because MMagic has its own ``GradientPenaltyLoss``).
 """
 
 from __future__ import annotations
@@ -10,41 +12,78 @@ import importlib
 
 # registry name -> list of "module:Class" paths.
 REGISTERED: dict[str, list[str]] = {
-    "models": [],
-    "datasets": [],
+    "models": [
+        "degplug.udm.model:UniversalDegradationModel",
+        "degplug.udm.discriminator:UDMDiscriminator",
+        "degplug.losses.dists:DISTSLoss",
+        "degplug.losses.color:ColorLoss",
+        "degplug.losses.diversity:DiversityLoss",
+        "degplug.losses.contrastive:ContrastiveLoss",
+        "degplug.losses.wgan_gp:WGANGeneratorLoss",
+        "degplug.losses.wgan_gp:WGANDiscriminatorLoss",
+        "degplug.losses.wgan_gp:GradientPenaltyLoss as UDMGradientPenaltyLoss",
+        "mmagic_ext.data_preprocessor:UDMDataPreprocessor",
+        "mmagic_ext.udm_editor:UDMEditor",
+    ],
+    "datasets": [
+        "mmagic_ext.datasets:DegplugSyntheticPairDataset",
+        "mmagic_ext.datasets:DegplugTransferTupleDataset",
+        "mmagic_ext.datasets:DegplugPairedFolderDataset",
+        "mmagic_ext.datasets:DegplugAllInOneDataset",
+    ],
     "transforms": [],
-    "metrics": [],
-    "hooks": [],
+    "metrics": [
+        "mmagic_ext.udm_quality_metric:UDMQualityMetric",
+    ],
+    "hooks": [
+        "mmagic_ext.transfer_panel_hook:UDMTransferPanelHook",
+        "mmagic_ext.udm_export_hook:UDMCheckpointExportHook",
+    ],
     "visualizers": [],
+    "optim_wrapper_constructors": [
+        "mmagic_ext.optim_constructor:UDMOptimWrapperConstructor",
+    ],
 }
 
 
-def _load(path: str) -> type:
-    module_name, class_name = path.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+def _load(path: str) -> tuple[type, str]:
+    """``"module:Class"`` or ``"module:Class as Alias"`` → (class, registered name)."""
+    module_name, _, rest = path.partition(":")
+    class_name, _, alias = (part.strip() for part in rest.partition(" as "))
+    return getattr(importlib.import_module(module_name), class_name), alias or class_name
 
 
 def _registries() -> dict:
-    from mmagic.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS, VISUALIZERS
+    from mmagic.registry import (
+        DATASETS, HOOKS, METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS, VISUALIZERS,
+    )
 
     return {
         "models": MODELS, "datasets": DATASETS, "transforms": TRANSFORMS,
         "metrics": METRICS, "hooks": HOOKS, "visualizers": VISUALIZERS,
+        "optim_wrapper_constructors": OPTIM_WRAPPER_CONSTRUCTORS,
     }
 
 
 def register_all() -> None:
-    """Register every class of ``REGISTERED`` in its MMagic registry (once)."""
+    """Register every class of ``REGISTERED`` in its MMagic registry (once).
+
+    MMagic's own modules are registered first, so a name clash is detected here rather than
+    later when MMagic imports a module of its own.
+    """
+    from mmagic.utils import register_all_modules
+
+    register_all_modules(init_default_scope=False)
     registries = _registries()
     for registry_name, paths in REGISTERED.items():
         registry = registries[registry_name]
         for path in paths:
-            cls = _load(path)
-            existing = registry.get(cls.__name__) if cls.__name__ in registry.module_dict else None
+            cls, name = _load(path)
+            existing = registry.module_dict.get(name)
             if existing is None:
-                registry.register_module(module=cls)
+                registry.register_module(name=name, module=cls)
             elif existing is not cls:
                 raise RuntimeError(
-                    f"MMagic {registry_name} registry already holds another class named {cls.__name__!r}; "
-                    "degplug names must be unique"
+                    f"MMagic {registry_name} registry already holds another class named {name!r} "
+                    f"({existing.__module__}); degplug names must be unique"
                 )

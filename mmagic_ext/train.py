@@ -1,7 +1,9 @@
 """``python -m mmagic_ext.train CONFIG [--work-dir DIR] [--resume]``: MMagic training without mim.
 
 Does what MMagic's ``tools/train.py`` does: read the config, set the work dir, build a Runner and
-train. degplug's modules are registered first.
+train. degplug's modules are registered first. When resuming or loading a checkpoint, it sets
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` for its own process (mmengine 0.10.7 checkpoints are not
+weights-only files); with ``mim train ... --resume`` set that variable yourself.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         cfg.resume = True
         cfg.load_from = None
+    if cfg.get("resume") or cfg.get("load_from"):
+        # mmengine 0.10.7 pickles its message hub into checkpoints and calls torch.load without
+        # weights_only; torch >= 2.6 refuses such files unless this is set (this process only).
+        os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     runner = Runner.from_cfg(cfg)
     runner.train()
     return 0

@@ -1,0 +1,40 @@
+# Runtime shared by the UDM configs: MMagic's defaults (default_scope='mmagic'), degplug registered,
+# MMagic's multi-loops for validation/testing, UDM panels and degplug checkpoint export.
+# Resuming (`--resume`) or testing a checkpoint on torch >= 2.6 needs TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
+# for mim (mmengine 0.10.7 pickles its message hub); `python -m mmagic_ext.train` sets it itself.
+_base_ = 'mmagic::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['mmagic_ext'], allow_failed_imports=False)
+
+checkpoint_interval = 5000
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # out_dir=None: checkpoints go into the work dir, where `--resume` looks for them.
+    checkpoint=dict(type='CheckpointHook', interval=checkpoint_interval, by_epoch=False, out_dir=None,
+                    save_optimizer=True, max_keep_ckpts=10, save_best=None),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+custom_hooks = [
+    dict(type='UDMTransferPanelHook', interval=1, max_images=8),
+    dict(type='UDMCheckpointExportHook', interval=checkpoint_interval),
+]
+visualizer = dict(_delete_=True, type='Visualizer', vis_backends=[dict(type='LocalVisBackend')])
+
+env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+               dist_cfg=dict(backend='nccl'))
+# Single-process training (CPU or one GPU). Multi-GPU UDM training is done through BasicSR
+# (`basicsr train` with torchrun); the MMagic editor does not synchronise gradients across ranks.
+
+val_cfg = dict(type='MultiValLoop')
+test_cfg = dict(type='MultiTestLoop')
+val_evaluator = dict(type='Evaluator', metrics=[
+    dict(type='PSNR', prefix='reproduction'),
+    dict(type='SSIM', prefix='reproduction'),
+    dict(type='PSNR', pred_key='transfer_pred_img', gt_key='transfer_gt_img', prefix='transfer'),
+    dict(type='UDMQualityMetric', metrics=['psnr', 'ssim', 'ms_ssim', 'lpips', 'dists']),
+])
+test_evaluator = val_evaluator
+
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)

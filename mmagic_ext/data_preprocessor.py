@@ -1,0 +1,40 @@
+"""UDMDataPreprocessor: stacks degplug's [0, 1] image dicts and moves them to the model's device.
+
+MMagic's ``DataPreprocessor`` normalises uint8 images to [-1, 1] by default; degplug's datasets
+already give float RGB in [0, 1] and its models expect exactly that, so this preprocessor only
+stacks and casts, never rescales.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from mmengine.model import BaseDataPreprocessor
+
+
+class UDMDataPreprocessor(BaseDataPreprocessor):
+    """``{'inputs': {key: list of 3×H×W or N×3×H×W}, 'data_samples': [...]}`` →
+    ``{'inputs': {key: N×3×H×W float32 in [0, 1] on device}, 'data_samples': [...]}``.
+
+    Images of one key must share a size within a batch (validation on whole images of different
+    sizes needs ``batch_size=1``); the error names the key and the sizes found.
+    """
+
+    def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
+        if not isinstance(data, dict) or not isinstance(data.get("inputs"), dict):
+            raise ValueError(
+                "UDMDataPreprocessor expects dict(inputs=dict(gt=..., lq=...), data_samples=...) as produced by "
+                f"degplug's MMagic datasets, got {type(data.get('inputs') if isinstance(data, dict) else data).__name__}"
+            )
+        inputs = {}
+        for key, value in data["inputs"].items():
+            if isinstance(value, (list, tuple)):
+                shapes = {tuple(v.shape) for v in value}
+                if len(shapes) > 1:
+                    raise ValueError(f"batch images of input {key!r} differ in size {sorted(shapes)}; use batch_size=1")
+                value = torch.stack(list(value))
+            if value.dim() == 3:
+                value = value.unsqueeze(0)
+            inputs[key] = value.float()
+        return {"inputs": self.cast_data(inputs), "data_samples": data.get("data_samples")}

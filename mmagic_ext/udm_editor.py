@@ -1,0 +1,236 @@
+"""UDMEditor: UDM training and evaluation as an mmengine ``BaseModel`` for MMagic configs.
+
+The loss math is ``degplug.udm.training.UDMTrainingStep``; this class only moves data, calls
+``backward`` and steps the three optimizers of an ``OptimWrapperDict`` (built by
+``UDMOptimWrapperConstructor`` from ``UDMTrainingStep.parameter_groups()``):
+
+    ``generator``      encoders, rate models and synthesis network (group ``main``)
+    ``entropy``        the rate models' quantiles, trained only by the auxiliary loss (group ``aux``)
+    ``discriminator``  the WGAN-GP critic (only when ``training.weights.gan > 0``)
+
+Config::
+
+    model = dict(
+        type='UDMEditor',
+        generator=dict(type='UniversalDegradationModel', embed_dim=256, ...),   # UDMConfig keys
+        discriminator=dict(type='UDMDiscriminator', width=64),                  # optional
+        training=dict(weights=dict(...), dists_pretrained=True, ...),           # UDMTrainingOptions
+        data_preprocessor=dict(type='UDMDataPreprocessor'),
+        seed=0)
+
+Per-iteration randomness (synthesis noise, gradient-penalty mixing) comes from a generator seeded
+with ``seed * 1_000_003 + rank + iteration`` (iteration counted from 1), as BasicSR's ``UDMModel``,
+so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``.
+
+Outputs of ``val_step``/``test_step`` are ``DataSample`` s in MMagic's convention (3×H×W float RGB
+in [0, 255], so MMagic's ``PSNR``/``SSIM`` metrics work unchanged):
+
+    ``pred_img`` (also under ``output``)   reproduction f(x, E(y))
+    ``gt_img``                              its target, the true degraded image y
+    ``img``                                 the clean image x
+    with a transfer tuple in the batch, also
+    ``transfer_pred_img`` (also under ``output``)  f(x_b, E(y)),  ``transfer_gt_img`` y_b,
+    ``transfer_img`` x_b.
+
+The frozen DISTS network of the similarity loss is rebuilt from its weight files (or seed) at
+construction, so it is left out of the editor's checkpoints.
+"""
+
+from __future__ import annotations
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapperDict
+from torch import nn
+
+from degplug.udm.model import UniversalDegradationModel
+from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.utils.random import make_generator
+from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+
+OPTIMIZER_OF_GROUP = {"main": "generator", "aux": "entropy", "discriminator": "discriminator"}
+GENERATOR_PREFIX = "training_step.model."
+FROZEN_PREFIX = "training_step.similarity."
+
+
+def _build(config: dict | nn.Module | None, what: str) -> nn.Module | None:
+    if config is None or isinstance(config, nn.Module):
+        return config
+    from mmagic.registry import MODELS
+
+    if not isinstance(config, dict) or "type" not in config:
+        raise ValueError(f"UDMEditor: {what} must be a config dict with a 'type' (or a module), got {config!r}")
+    return MODELS.build(dict(config))
+
+
+class UDMEditor(BaseModel):
+    """UDM in MMagic: ``train_step`` over three optimizers, ``val_step``/``test_step`` → DataSamples."""
+
+    def __init__(
+        self,
+        generator: dict | UniversalDegradationModel,
+        discriminator: dict | nn.Module | None = None,
+        training: dict | UDMTrainingOptions | None = None,
+        data_preprocessor: dict | nn.Module | None = None,
+        seed: int = 0,
+        eval_seed: int = 0,
+        init_cfg: dict | None = None,
+    ) -> None:
+        preprocessor = _build(data_preprocessor, "data_preprocessor") or UDMDataPreprocessor()
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        model = _build(generator, "generator")
+        if not isinstance(model, UniversalDegradationModel):
+            raise ValueError(f"UDMEditor: generator must be a UniversalDegradationModel, got {type(model).__name__}")
+        options = training if isinstance(training, UDMTrainingOptions) else UDMTrainingOptions.from_dict(training or {})
+        self.training_step = UDMTrainingStep(model, options, discriminator=_build(discriminator, "discriminator"))
+        self.seed = int(seed)
+        self.eval_seed = int(eval_seed)
+        self._local_iteration = 0
+        if self.training_step.similarity is not None:
+            self.training_step.similarity.register_state_dict_post_hook(_drop_frozen_entries)
+            self.training_step.similarity.register_load_state_dict_pre_hook(_restore_frozen_entries)
+
+    # ------------------------------------------------------------- submodules
+    @property
+    def generator(self) -> UniversalDegradationModel:
+        """The UniversalDegradationModel being trained (encoders, rate models, synthesis)."""
+        return self.training_step.model
+
+    @property
+    def discriminator(self) -> nn.Module | None:
+        return self.training_step.discriminator
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """``UDMTrainingStep.parameter_groups()`` keyed by optimizer name (generator/entropy/discriminator)."""
+        return {OPTIMIZER_OF_GROUP[name]: params for name, params in self.training_step.parameter_groups().items()}
+
+    # ---------------------------------------------------------------- training
+    def _iteration(self) -> int:
+        """The 1-based iteration number (from mmengine's message hub when a Runner drives training)."""
+        hub = MessageHub.get_current_instance()
+        iteration = hub.get_info("iter") if hub is not None else None
+        if iteration is None:
+            self._local_iteration += 1
+            return self._local_iteration
+        return int(iteration) + 1
+
+    def _rank(self) -> int:
+        from mmengine.dist import get_rank
+
+        return get_rank()
+
+    def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> dict[str, torch.Tensor]:
+        """One UDM iteration: generator + entropy step, then the critic step (when there is a critic)."""
+        batch = self.data_preprocessor(data, True)["inputs"]
+        iteration = self._iteration()
+        generator = make_generator(self.seed * 1_000_003 + self._rank() + iteration, device=batch["gt"].device)
+        main, aux = optim_wrapper["generator"], optim_wrapper["entropy"]
+        critic = self.discriminator
+        if critic is not None:
+            critic.requires_grad_(False)
+        with main.optim_context(self):
+            out = self.training_step.generator_losses(batch, generator)
+        if not torch.isfinite(out["loss"]):
+            terms = {k: float(v) for k, v in out.items() if k.startswith("l_")}
+            raise FloatingPointError(
+                f"UDM loss is not finite at iteration {iteration} ({terms}); the run stops here and the last "
+                "saved checkpoint is kept. Lower the learning rate or check the data."
+            )
+        main.zero_grad()
+        aux.zero_grad()
+        main.backward(out["loss"] + out["aux_loss"])
+        main.step()
+        aux.step()
+        main.zero_grad()
+        aux.zero_grad()
+        log = {k: v for k, v in out.items() if k.startswith("l_")}
+        log.update(l_total=out["loss"].detach(), l_aux=out["aux_loss"].detach(),
+                   bits_g=out["bits_g"].mean(), bpp_l=out["bpp_l"].mean())
+
+        if critic is not None:
+            critic.requires_grad_(True)
+            critic_wrapper = optim_wrapper["discriminator"]
+            with critic_wrapper.optim_context(critic):
+                critic_out = self.training_step.discriminator_losses(batch, out["output"], generator)
+            critic_wrapper.update_params(critic_out["loss"])
+            log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
+        return {k: v.detach().float() for k, v in log.items()}
+
+    # --------------------------------------------------------------- inference
+    @torch.no_grad()
+    def predict(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Reproduction ``output`` = f(gt, E(lq)) and, with ``gt_b``, ``transfer`` = f(gt_b, E(lq)).
+
+        Inputs and outputs are N×3×H×W in [0, 1]; noise from ``eval_seed``.
+        """
+        model = self.generator
+        was_training = model.training
+        model.eval()
+        try:
+            embedding = model.encode(batch["lq"])
+            result = {"output": model.synthesize(batch["gt"], embedding, seed=self.eval_seed)}
+            if "gt_b" in batch:
+                result["transfer"] = model.synthesize(batch["gt_b"], embedding, seed=self.eval_seed)
+        finally:
+            model.train(was_training)
+        return result
+
+    def _data_samples(self, data: dict) -> list:
+        from mmagic.structures import DataSample
+
+        processed = self.data_preprocessor(data, False)
+        batch, samples = processed["inputs"], processed["data_samples"]
+        predictions = self.predict(batch)
+        count = batch["gt"].shape[0]
+        samples = list(samples) if samples is not None else [DataSample() for _ in range(count)]
+        results = []
+        for index in range(count):
+            sample = samples[index].clone() if hasattr(samples[index], "clone") else DataSample()
+
+            def scaled(tensor: torch.Tensor) -> torch.Tensor:
+                return (tensor[index] * 255.0).detach().cpu()
+
+            output = DataSample(pred_img=scaled(predictions["output"]))
+            sample.set_data(dict(pred_img=output.pred_img, gt_img=scaled(batch["lq"]), img=scaled(batch["gt"])))
+            if "transfer" in predictions:
+                output.set_data(dict(transfer_pred_img=scaled(predictions["transfer"])))
+                sample.set_data(dict(
+                    transfer_pred_img=output.transfer_pred_img,
+                    transfer_gt_img=scaled(batch["lq_b"]) if "lq_b" in batch else None,
+                    transfer_img=scaled(batch["gt_b"]),
+                ))
+            sample.output = output
+            results.append(sample)
+        return results
+
+    def val_step(self, data: dict) -> list:
+        return self._data_samples(data)
+
+    def test_step(self, data: dict) -> list:
+        return self._data_samples(data)
+
+    def forward(self, inputs: dict[str, torch.Tensor], data_samples=None, mode: str = "tensor"):
+        """``mode='tensor'``: the reproduction (N×3×H×W in [0, 1]); ``'predict'``: DataSamples."""
+        if mode == "tensor":
+            return self.predict(inputs)["output"]
+        if mode == "predict":
+            return self._data_samples({"inputs": inputs, "data_samples": data_samples})
+        raise ValueError(f"UDMEditor.forward: mode must be 'tensor' or 'predict' (training goes through train_step), got {mode!r}")
+
+
+def _drop_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """State-dict hook: the frozen DISTS network is rebuilt at construction, not checkpointed."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        del state_dict[key]
+
+
+def _restore_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """Load pre-hook: fill the DISTS entries a checkpoint does not carry with the current values."""
+    entries = dict(module.named_parameters())
+    for owner_name, owner in module.named_modules():
+        for name, buffer in owner._buffers.items():
+            if buffer is not None and name not in owner._non_persistent_buffers_set:
+                entries[f"{owner_name}.{name}" if owner_name else name] = buffer
+    for name, value in entries.items():
+        state_dict.setdefault(prefix + name, value.detach())

@@ -24,6 +24,7 @@ REGISTERED: dict[str, list[str]] = {
         "degplug.losses.wgan_gp:GradientPenaltyLoss as UDMGradientPenaltyLoss",
         "mmagic_ext.data_preprocessor:UDMDataPreprocessor",
         "mmagic_ext.udm_editor:UDMEditor",
+        "mmagic_ext.blind_editor:BlindRestorationEditor",
     ],
     "datasets": [
         "mmagic_ext.datasets:DegplugSyntheticPairDataset",

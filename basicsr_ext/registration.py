@@ -15,6 +15,8 @@ REGISTERED: dict[str, list[str]] = {
     "arch": [
         "degplug.udm.model:UniversalDegradationModel",
         "degplug.udm.discriminator:UDMDiscriminator",
+        "degplug.ndr.restore_net:NDRRestoreNet",
+        "degplug.ndr.degrad_net:NDRDegradNet",
     ],
     "loss": [
         "degplug.losses.dists:DISTSLoss",
@@ -33,6 +35,8 @@ REGISTERED: dict[str, list[str]] = {
     ],
     "model": [
         "basicsr_ext.udm_model:UDMModel",
+        "basicsr_ext.ndr_model:NDRModel",
+        "basicsr_ext.blind_model:BlindRestorationModel",
     ],
 }
 

@@ -20,6 +20,8 @@ VERBS: dict[str, str] = {
     "sample": "degplug.cli.sample",
     "pool": "degplug.cli.pool",
     "reapply": "degplug.cli.reapply",
+    "blind": "degplug.cli.blind",
+    "restore": "degplug.cli.restore",
 }
 
 

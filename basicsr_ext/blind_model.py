@@ -1,0 +1,85 @@
+"""BlindRestorationModel: data-mode BlindWrapper training in BasicSR (wiring only).
+
+Wraps ANY arch registered in BasicSR's ``ARCH_REGISTRY`` (``network_g.type``: SwinIR, RRDBNet,
+EDSR, ... or degplug's) and trains it on pairs whose LQ side is synthesized on the fly from the
+GT crops by a frozen UDM with embeddings drawn from a latent pool (SPEC §4). Everything else
+(pixel/perceptual losses, optimizers, schedulers, validation on the dataset's own ``lq``,
+checkpoints) is BasicSR's ``SRModel``.
+
+Options (besides SRModel's)::
+
+    degplug:
+      udm: experiments/udm_demo/models/udm_latest.pth    # trained UDM checkpoint (frozen)
+      pool: pools/real.pth                                # `degplug pool` file, or instead:
+      reference_folder: ~                                 # real degraded images, encoded at start
+
+The training dataset only has to supply GT crops (its ``lq`` is replaced); use e.g.
+``DegplugSyntheticPairDataset`` with ``pipeline: {ops: []}``. Importing this module also registers
+the ``"basicsr"`` builder of :mod:`degplug.blind.restorer_factory`, so
+``BlindWrapper({"framework": "basicsr", "type": "SwinIR", ...})`` works after ``import basicsr_ext``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from basicsr_ext import compat  # noqa: F401  (before the first basicsr import)
+from basicsr.models.sr_model import SRModel
+
+from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
+from degplug.blind.restorer_factory import register_restorer_builder
+from degplug.utils.random import make_generator
+
+SOURCES = ("pool", "reference_folder")
+
+
+def build_basicsr_restorer(config: dict):
+    """``{"type": <ARCH_REGISTRY name>, **kwargs}`` → the arch (BasicSR's ``build_network``)."""
+    import basicsr.archs  # noqa: F401  (registers BasicSR's own archs)
+    from basicsr.archs import build_network
+    from basicsr.utils.registry import ARCH_REGISTRY
+
+    name = config.get("type")
+    if name not in ARCH_REGISTRY:
+        raise ValueError(f"restorer config (framework 'basicsr'): {name!r} is not in BasicSR's ARCH_REGISTRY")
+    return build_network(dict(config))
+
+
+register_restorer_builder("basicsr", build_basicsr_restorer)
+
+
+class BlindRestorationModel(SRModel):
+    """SRModel whose training LQ inputs come from a frozen UDM and a latent pool."""
+
+    @staticmethod
+    def check_options(opt: dict) -> None:
+        if not opt.get("is_train", True) and "train" not in opt:
+            return
+        block = opt.get("degplug")
+        if not isinstance(block, dict):
+            raise ValueError("model_type BlindRestorationModel needs a 'degplug' block with 'udm' and 'pool' (or 'reference_folder')")
+        unknown = sorted(set(block) - {"udm", *SOURCES})
+        if unknown:
+            raise ValueError(f"degplug: unknown option(s) {unknown}; expected udm, pool or reference_folder")
+        if not block.get("udm"):
+            raise ValueError("degplug.udm: the path of a trained UDM checkpoint is required")
+        given = [key for key in SOURCES if block.get(key)]
+        if len(given) != 1:
+            raise ValueError(f"degplug: give exactly one of pool / reference_folder (found {given or 'none'})")
+        for key in ("udm", *given):
+            if not Path(block[key]).exists():
+                raise ValueError(f"degplug.{key} = {block[key]!r} does not exist")
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__(opt)
+        if self.is_train:
+            block = opt["degplug"]
+            self.pair_synthesizer = LatentPoolPairSynthesizer(
+                block["udm"], pool=block.get("pool"), reference_folder=block.get("reference_folder")
+            )
+            self.iteration_seed = int(opt.get("manual_seed") or 0) * 1_000_003 + int(opt.get("rank", 0))
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        generator = make_generator(self.iteration_seed + current_iter, device=self.gt.device)
+        self.lq = self.pair_synthesizer(self.gt, generator)
+        super().optimize_parameters(current_iter)

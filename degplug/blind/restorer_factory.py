@@ -1,0 +1,122 @@
+"""Build a restorer from a config dict through named builders, so the core never imports a framework.
+
+``BlindWrapper(restorer={...})`` accepts a config whose ``framework`` key names a builder:
+
+- ``"python"`` (built in): ``{"framework": "python", "type": "package.module:ClassName", **kwargs}``
+  imports the class and calls it with the keyword arguments (any ``nn.Module`` or operator
+  restorer);
+- ``"degplug"`` (built in): ``{"framework": "degplug", "type": "PlugAndPlayHQS", **kwargs}``, the
+  operator-based restorers and denoisers shipped in :mod:`degplug.blind`;
+- ``"basicsr"`` / ``"mmagic"``: registered by the adapters when ``import basicsr_ext`` /
+  ``import mmagic_ext`` runs; ``{"framework": "basicsr", "type": "SwinIR", **arch kwargs}`` builds
+  the arch of that name from the framework's registry.
+
+A builder is a callable ``builder(config: dict) -> object`` receiving the config without the
+``framework`` key. An optional ``weights`` key (a local file) is loaded into the built module by
+:func:`build_restorer` (a state dict, or a dict holding one under ``params``/``params_ema``/
+``state_dict``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+RestorerBuilder = Callable[[dict], Any]
+
+# framework name -> builder; the adapters add "basicsr" and "mmagic" when imported.
+RESTORER_BUILDERS: dict[str, RestorerBuilder] = {}
+
+# framework -> the import that registers its builder (for error messages only).
+ADAPTER_OF_FRAMEWORK = {"basicsr": "basicsr_ext", "mmagic": "mmagic_ext"}
+
+STATE_DICT_KEYS = ("params_ema", "params", "state_dict")
+
+
+def register_restorer_builder(framework: str, builder: RestorerBuilder) -> None:
+    """Make ``{"framework": framework, ...}`` configs buildable (idempotent for the same builder)."""
+    existing = RESTORER_BUILDERS.get(framework)
+    if existing is not None and existing is not builder and getattr(existing, "__qualname__", None) != getattr(builder, "__qualname__", 0):
+        raise ValueError(f"a different restorer builder is already registered for framework {framework!r}")
+    RESTORER_BUILDERS[framework] = builder
+
+
+def _build_python(config: dict) -> Any:
+    config = dict(config)
+    target = config.pop("type", None)
+    if not isinstance(target, str) or ":" not in target:
+        raise ValueError(f"restorer config (framework 'python'): 'type' must be 'package.module:ClassName', got {target!r}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"restorer config: cannot import {target!r}: {error}") from error
+    return cls(**config)
+
+
+def _build_degplug(config: dict) -> Any:
+    from degplug.blind.denoisers import DENOISERS
+    from degplug.blind.plug_and_play import PlugAndPlayHQS
+
+    config = dict(config)
+    name = config.pop("type", None)
+    known = {"PlugAndPlayHQS": PlugAndPlayHQS, **DENOISERS}
+    if name not in known:
+        raise ValueError(f"restorer config (framework 'degplug'): unknown type {name!r}; known: {sorted(known)}")
+    return known[name](**config)
+
+
+RESTORER_BUILDERS["python"] = _build_python
+RESTORER_BUILDERS["degplug"] = _build_degplug
+
+
+def load_module_weights(module: torch.nn.Module, path: str | Path, what: str = "restorer") -> None:
+    """Load a local state-dict file into ``module`` (strict); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} weights {str(path)!r} do not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path}: cannot read {what} weights: {error}") from error
+    if isinstance(state, dict):
+        for key in STATE_DICT_KEYS:
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    try:
+        module.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"{path}: weights do not fit the {what} ({type(module).__name__}): {error}") from error
+
+
+def build_restorer(config: dict) -> Any:
+    """Build the restorer described by ``config`` (see the module docstring)."""
+    if not isinstance(config, dict):
+        raise ValueError(f"restorer config must be a dict, got {type(config).__name__}")
+    config = dict(config)
+    framework = config.pop("framework", None)
+    if framework is None:
+        raise ValueError(
+            f"restorer config {config!r} needs a 'framework' key (one of {sorted(set(RESTORER_BUILDERS) | set(ADAPTER_OF_FRAMEWORK))})"
+        )
+    weights = config.pop("weights", None)
+    builder = RESTORER_BUILDERS.get(framework)
+    if builder is None:
+        adapter = ADAPTER_OF_FRAMEWORK.get(framework)
+        if adapter is not None:
+            raise ValueError(
+                f"restorer config: framework {framework!r} has no builder registered; `import {adapter}` first "
+                f"(it registers {framework}'s archs with degplug)"
+            )
+        raise ValueError(f"restorer config: unknown framework {framework!r}; known: {sorted(RESTORER_BUILDERS)}")
+    restorer = builder(config)
+    if weights is not None:
+        if not isinstance(restorer, torch.nn.Module):
+            raise ValueError(f"restorer config: 'weights' given but the built {type(restorer).__name__} is not an nn.Module")
+        load_module_weights(restorer, weights)
+    return restorer

@@ -25,7 +25,6 @@ REGISTERED: dict[str, list[str]] = {
         "mmagic_ext.data_preprocessor:UDMDataPreprocessor",
         "mmagic_ext.udm_editor:UDMEditor",
         "mmagic_ext.blind_editor:BlindRestorationEditor",
-        "mmagic_ext.blind_editor:BlindRestorationEditor",
     ],
     "datasets": [
         "mmagic_ext.datasets:DegplugSyntheticPairDataset",

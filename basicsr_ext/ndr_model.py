@@ -1,0 +1,152 @@
+"""NDRModel: NDR-Restore with bidirectional training in BasicSR (wiring only).
+
+The loss math and the half-step schedule are ``degplug.ndr.training.NDRTrainingStep``; this
+class maps BasicSR's options, optimizers, schedulers, checkpoints and validation onto it.
+
+Options (besides BasicSR's usual ones):
+    network_g: ``type: NDRRestoreNet`` (the restorer used at inference).
+    network_degrad: ``type: NDRDegradNet`` (training only).
+    train.schedule: ``joint`` (the released code) or ``alternate`` (the paper).
+    train.restoration_weight / degradation_weight: 1 and 1.
+    train.grad_clip: 10.
+    train.optim_g: one optimizer setting used for each of the three parameter groups
+        (restoration, representation, degradation), e.g. Adam lr 1e-4, weight_decay 1e-8.
+Validation reports PSNR/SSIM per task (datasets that tag items with ``task``) and their average.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+from collections import OrderedDict, defaultdict
+
+import torch
+
+from basicsr_ext import compat  # noqa: F401
+from basicsr.archs import build_network
+from basicsr.models.base_model import BaseModel
+from basicsr.utils import get_root_logger, imwrite, tensor2img
+
+from degplug.ndr.checkpoint import save_restorer
+from degplug.ndr.degrad_net import NDRDegradNet
+from degplug.ndr.evaluation import TaskMetrics, metrics_table_markdown, restore_padded
+from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
+from degplug.eval.metrics import psnr
+from degplug.losses.ssim import ssim
+
+TRAIN_KEYS = {"schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase"}
+
+
+class NDRModel(BaseModel):
+    """BasicSR model for NDR-Restore trained against NDR-Degrad."""
+
+    @staticmethod
+    def check_options(opt: dict) -> None:
+        if "network_degrad" not in opt and opt.get("train"):
+            raise ValueError("NDRModel training needs a 'network_degrad' block (type: NDRDegradNet)")
+        schedule = (opt.get("train") or {}).get("schedule", "joint")
+        if schedule not in ("joint", "alternate"):
+            raise ValueError(f"train.schedule must be 'joint' or 'alternate', got {schedule!r}")
+
+    def __init__(self, opt: dict) -> None:
+        super().__init__(opt)
+        self.net_g = self.model_to_device(build_network(opt["network_g"]))
+        if not isinstance(self.get_bare_model(self.net_g), NDRRestoreNet):
+            raise ValueError("NDRModel: network_g.type must be NDRRestoreNet")
+        self.print_network(self.net_g)
+        self._load_pretrained("g", self.net_g)
+        if self.is_train:
+            self.init_training_settings()
+
+    def _load_pretrained(self, label: str, net) -> None:
+        path = self.opt["path"].get(f"pretrain_network_{label}")
+        if path is not None:
+            param_key = self.opt["path"].get(f"param_key_{label}", "params")
+            self.load_network(net, path, self.opt["path"].get(f"strict_load_{label}", True), param_key)
+
+    def init_training_settings(self) -> None:
+        train_opt = self.opt["train"]
+        self.net_degrad = self.model_to_device(build_network(self.opt["network_degrad"]))
+        if not isinstance(self.get_bare_model(self.net_degrad), NDRDegradNet):
+            raise ValueError("NDRModel: network_degrad.type must be NDRDegradNet")
+        self._load_pretrained("degrad", self.net_degrad)
+        self.net_g.train()
+        self.net_degrad.train()
+        self.training_step = NDRTrainingStep(**{k: v for k, v in train_opt.items() if k in TRAIN_KEYS - {"grad_clip"}})
+        self.grad_clip = train_opt.get("grad_clip", 10.0)
+        groups = parameter_groups(self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad))
+        settings = dict(train_opt["optim_g"])
+        optim_type = settings.pop("type")
+        self.group_optimizers = {name: self.get_optimizer(optim_type, groups[name], **settings) for name in GROUP_NAMES}
+        self.optimizers = [self.group_optimizers[name] for name in GROUP_NAMES]
+        self.setup_schedulers()
+
+    def feed_data(self, data: dict) -> None:
+        self.lq = data["lq"].to(self.device)
+        self.gt = data["gt"].to(self.device) if "gt" in data else None
+        self.tasks = data.get("task")
+        self.image_paths = data.get("lq_path") or data.get("gt_path")
+
+    def optimize_parameters(self, current_iter: int) -> None:
+        logs = self.training_step.run(
+            self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad), self.lq, self.gt,
+            self.group_optimizers, grad_clip=self.grad_clip,
+        )
+        bad = {k: v for k, v in logs.items() if not torch.isfinite(torch.tensor(v))}
+        if bad:
+            raise FloatingPointError(
+                f"NDR loss is not finite at iteration {current_iter} ({bad}); the run stops here and the last "
+                "saved checkpoint is kept."
+            )
+        self.log_dict = OrderedDict((k.replace("/", "_"), v) for k, v in logs.items())
+
+    def test(self) -> None:
+        self.output = restore_padded(self.get_bare_model(self.net_g), self.lq)
+
+    def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        if self.opt["rank"] == 0:
+            self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"psnr": [], "ssim": []})
+        for index, data in enumerate(dataloader):
+            self.feed_data(data)
+            self.test()
+            tasks = self.tasks or ["all"] * self.lq.shape[0]
+            values_psnr = psnr(self.output, self.gt).tolist()
+            values_ssim = ssim(self.output, self.gt).tolist()
+            for task, p, s in zip(tasks, values_psnr, values_ssim):
+                per_task[task]["psnr"].append(p)
+                per_task[task]["ssim"].append(s)
+            if save_img:
+                panel = torch.cat([self.lq[:1], self.output[:1], self.gt[:1]], dim=3)
+                stem = osp.splitext(osp.basename(self.image_paths[0]))[0] if self.image_paths else "val"
+                name = f"{tasks[0]}_{stem}_{index:03d}"
+                imwrite(tensor2img(panel.cpu(), rgb2bgr=True, min_max=(0, 1)),
+                        osp.join(self.opt["path"]["visualization"], name, f"{name}_{current_iter}.png"))
+        results = [
+            TaskMetrics(task, sum(v["psnr"]) / len(v["psnr"]), sum(v["ssim"]) / len(v["ssim"]), len(v["psnr"]))
+            for task, v in sorted(per_task.items())
+        ]
+        self.task_results = results
+        table = metrics_table_markdown(results)
+        get_root_logger().info(f"Validation (iter {current_iter}), PSNR on RGB in [0, 1]:\n{table}")
+        if tb_logger:
+            for r in results:
+                tb_logger.add_scalar(f"metrics/{r.task}/psnr", r.psnr, current_iter)
+                tb_logger.add_scalar(f"metrics/{r.task}/ssim", r.ssim, current_iter)
+
+    def get_current_visuals(self) -> OrderedDict:
+        visuals = OrderedDict(lq=self.lq.detach().cpu(), result=self.output.detach().cpu())
+        if self.gt is not None:
+            visuals["gt"] = self.gt.detach().cpu()
+        return visuals
+
+    def save(self, epoch: int, current_iter: int) -> None:
+        self.save_network(self.net_g, "net_g", current_iter)
+        self.save_network(self.net_degrad, "net_degrad", current_iter)
+        self.save_training_state(epoch, current_iter)
+        if self.opt["rank"] == 0:
+            label = "latest" if current_iter == -1 else current_iter
+            config = {k: v for k, v in self.opt["network_g"].items() if k != "type"}
+            save_restorer(self.get_bare_model(self.net_g), config, osp.join(self.opt["path"]["models"], f"ndr_{label}.pth"))

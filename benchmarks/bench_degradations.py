@@ -96,7 +96,8 @@ def basicsr_chain():
             out = degradations.random_add_gaussian_noise(out, sigma_range=(1, 30), gray_prob=0.4)
         else:
             out = degradations.random_add_poisson_noise(out, scale_range=(0.05, 3), gray_prob=0.4)
-        out = degradations.random_add_jpg_compression(out, quality_range=(30, 95))
+        # basicsr's random_add_jpg_compression passes a float quality, which OpenCV >= 4.x rejects.
+        out = degradations.add_jpg_compression(out, quality=int(np.random.uniform(30, 95)))
         return cv2.resize(out, (width, height), interpolation=random.choice(interpolations))
 
     return degrade

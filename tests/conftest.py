@@ -9,6 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+# Tests use tiny tensors: one thread avoids oversubscribing the two cores of the test machines.
+torch.set_num_threads(1)
 
 VENV_BIN = Path(sys.executable).parent
 

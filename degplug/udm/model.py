@@ -14,6 +14,7 @@ from torch import nn
 
 from degplug.entropy.global_rate import GlobalRateModel
 from degplug.entropy.map_rate import MapRateModel
+from degplug.nn.ida_sft import NoiseSource
 from degplug.udm.config import UDMConfig
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.hden import HomogeneousEncoder
@@ -59,20 +60,24 @@ class UniversalDegradationModel(nn.Module):
 
     # ---------------------------------------------------------------- encoding
     def encode_with_rates(
-        self, degraded: torch.Tensor, global_vector: torch.Tensor | None = None
+        self,
+        degraded: torch.Tensor,
+        global_vector: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> tuple[DegradationEmbedding, torch.Tensor, torch.Tensor]:
         """Encode ``degraded`` (N×3×H×W in [0, 1]) and return the embedding with its rates.
 
         ``global_vector`` may carry an ``e_g`` already computed by HDEN (the contrastive wrapper
-        computes it for its query) so the encoder does not run twice. Returns
+        computes it for its query) so the encoder does not run twice. ``generator`` drives the
+        rate models' training noise (additive uniform), so a seeded training step is reproducible. Returns
         ``(embedding, bits_g N, bits_per_pixel_l N)``; the rate of a missing IDEN is zero.
         """
         check_image("degraded", degraded, min_size=MIN_SIZE)
         if global_vector is None:
             global_vector = self.hden(degraded)
-        e_g, bits_g = self.rate_g(global_vector)
+        e_g, bits_g = self.rate_g(global_vector, generator=generator)
         if self.iden is not None:
-            e_l, bpp_l = self.rate_l(self.iden(degraded))
+            e_l, bpp_l = self.rate_l(self.iden(degraded), generator=generator)
         else:
             e_l, bpp_l = None, torch.zeros_like(bits_g)
         return DegradationEmbedding(e_g, e_l), bits_g, bpp_l
@@ -83,7 +88,11 @@ class UniversalDegradationModel(nn.Module):
 
     # --------------------------------------------------------------- synthesis
     def synthesize_unclamped(
-        self, clean: torch.Tensor, embedding: DegradationEmbedding, generator: torch.Generator
+        self,
+        clean: torch.Tensor,
+        embedding: DegradationEmbedding,
+        generator: torch.Generator,
+        noise_source: NoiseSource | None = None,
     ) -> torch.Tensor:
         """The raw synthesis output for losses (not clamped to [0, 1])."""
         if len(embedding) not in (1, clean.shape[0]):
@@ -92,7 +101,7 @@ class UniversalDegradationModel(nn.Module):
         if len(embedding) == 1 and clean.shape[0] > 1:
             global_vector = global_vector.expand(clean.shape[0], -1)
             local_map = local_map.expand(clean.shape[0], -1, -1, -1) if local_map is not None else None
-        return self.synthesis(clean, global_vector, local_map, generator=generator)
+        return self.synthesis(clean, global_vector, local_map, generator=generator, noise_source=noise_source)
 
     def synthesize(
         self,
@@ -100,16 +109,19 @@ class UniversalDegradationModel(nn.Module):
         embedding: DegradationEmbedding,
         seed: int | None = None,
         generator: torch.Generator | None = None,
+        noise_source: NoiseSource | None = None,
     ) -> torch.Tensor:
         """Apply ``embedding`` to ``clean`` (N×3×H×W in [0, 1]); returns N×3×H×W in [0, 1].
 
         The same seed gives the same output; different seeds give different realisations of the
         same degradation. An embedding of one entry is applied to every image of the batch.
+        ``noise_source`` (see ``degplug.nn.ida_sft.NoiseSource``) replaces the seeded random state,
+        e.g. with temporally correlated maps for video (``degplug.udm.video``).
         """
         check_image("clean", clean, min_size=MIN_SIZE)
         generator = make_generator(seed, generator, device=clean.device)
         embedding = embedding.to(clean.device)
-        return self.synthesize_unclamped(clean, embedding, generator).clamp(0.0, 1.0)
+        return self.synthesize_unclamped(clean, embedding, generator, noise_source).clamp(0.0, 1.0)
 
     def transfer(
         self, clean: torch.Tensor, reference: torch.Tensor, seed: int | None = None, generator: torch.Generator | None = None

@@ -142,7 +142,7 @@ class UDMTrainingStep(nn.Module):
             contrast = self.contrast(degraded, positive)
             global_vector = contrast.query_embedding
             terms["contrastive"] = self.contrastive(contrast.logits, contrast.labels)
-        embedding, bits_g, bpp_l = self.model.encode_with_rates(degraded, global_vector=global_vector)
+        embedding, bits_g, bpp_l = self.model.encode_with_rates(degraded, global_vector=global_vector, generator=generator)
         terms["rate_g"] = bits_g.mean()
         terms["rate_l"] = bpp_l.mean()
 

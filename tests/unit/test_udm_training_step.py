@@ -84,3 +84,11 @@ def test_unknown_training_option_is_named():
         UDMTrainingOptions.from_dict({"queue_sise": 3})
     with pytest.raises(ValueError, match="rate_gg"):
         UDMTrainingOptions.from_dict({"weights": {"rate_gg": 1.0}})
+
+
+def test_a_seeded_training_step_is_reproducible():
+    batch = make_batch()
+    first = make_step(gan=0.0).generator_losses(batch, torch.Generator().manual_seed(7))
+    second = make_step(gan=0.0).generator_losses(batch, torch.Generator().manual_seed(7))
+    for key in ("loss", "l_rate_g", "l_rate_l", "output"):
+        assert torch.equal(first[key], second[key]), key

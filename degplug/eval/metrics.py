@@ -25,10 +25,18 @@ Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "ms_ssim": True, "lpips": False, "dists": False}
 
 
+_MIN_MSE = 1e-10  # identical images give 100 dB instead of +inf
+
+
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image in dB (RGB, all pixels). x, y: N×C×H×W."""
-    mse = ((x.double() - y.double()) ** 2).flatten(1).mean(dim=1)
-    return (10.0 * torch.log10(data_range**2 / mse.clamp_min(1e-20))).float()
+    """Peak signal-to-noise ratio per image in dB over all channels (RGB) and pixels.
+
+    x, y: N×C×H×W in [0, data_range] → N values; identical images give 100 dB.
+    """
+    if x.dim() != 4 or x.shape != y.shape:
+        raise ValueError(f"psnr: expected two N×C×H×W tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    mse = ((x.double() - y.double()) ** 2).flatten(1).mean(dim=1).clamp_min(_MIN_MSE)
+    return (10.0 * torch.log10(data_range**2 / mse)).float()
 
 
 class LPIPSMetric(torch.nn.Module):

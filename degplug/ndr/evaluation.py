@@ -15,29 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from degplug.eval.metrics import psnr
 from degplug.losses.ssim import ssim
 from degplug.ndr.padding import crop_to, pad_to_multiple
 from degplug.utils.validation import check_image
-
-_MIN_MSE = 1e-10  # caps PSNR of identical images at 100 dB instead of +inf
-
-
-def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image, in dB, over all channels (RGB) and pixels.
-
-    Args:
-        x, y: N×C×H×W, values in [0, data_range].
-
-    Returns:
-        N values; identical images give 100 dB (MSE floored at 1e-10).
-    """
-    if x.dim() != 4 or x.shape != y.shape:
-        raise ValueError(
-            f"psnr: expected two N×C×H×W tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    mse = (x.double() - y.double()).pow(2).flatten(1).mean(dim=1).clamp_min(_MIN_MSE)
-    return (10.0 * torch.log10(data_range**2 / mse)).float()
-
 
 @torch.no_grad()
 def restore_padded(

@@ -9,6 +9,8 @@ carry the random state (noise, grain) while IDA handles inhomogeneous degradatio
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -16,6 +18,11 @@ from degplug.nn.ida import IDALayer, resize_map
 from degplug.utils.random import make_generator
 
 _SFT_HIDDEN = 32  # hidden width of the α and β nets (choice)
+
+#: Supplies the random state ``n`` instead of a generator: called with the feature map
+#: (N×C×H×W) about to be modulated, returns an N×1×H×W map. Layers call it in a fixed order
+#: on every forward pass, so a source can hand out correlated maps across calls (video frames).
+NoiseSource = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _two_layer_1x1(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
@@ -66,6 +73,7 @@ class IDASFTLayer(nn.Module):
         feature: torch.Tensor,
         condition: torch.Tensor,
         generator: torch.Generator | None = None,
+        noise_source: NoiseSource | None = None,
     ) -> torch.Tensor:
         """Modulate ``feature`` by ``condition`` and a fresh noise map.
 
@@ -74,6 +82,7 @@ class IDASFTLayer(nn.Module):
             condition: N×cond×h×w condition map, any h×w (resized bilinearly to H×W for α and β;
                 IDA uses it at half the feature's resolution).
             generator: source of the noise map; None draws from fresh OS entropy.
+            noise_source: when given, supplies the noise map instead of ``generator``.
 
         Returns:
             N×C×H×W.
@@ -86,7 +95,14 @@ class IDASFTLayer(nn.Module):
                 f"got {tuple(condition.shape)}"
             )
         resized = resize_map(condition, tuple(feature.shape[-2:]))
-        noise = draw_noise_map(feature, generator)
+        if noise_source is None:
+            noise = draw_noise_map(feature, generator)
+        else:
+            noise = noise_source(feature)
+            expected = (feature.shape[0], 1, *feature.shape[-2:])
+            if tuple(noise.shape) != expected:
+                raise ValueError(f"IDASFTLayer: noise_source returned shape {tuple(noise.shape)}, expected {expected}")
+            noise = noise.to(device=feature.device, dtype=feature.dtype)
         out = feature * (1 + self.alpha(resized)) + self.beta(torch.cat([resized, noise], dim=1))
         if self.ida is not None:
             out = out + self.ida(feature, condition)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from degplug.nn.ida_sft import IDASFTLayer
+from degplug.nn.ida_sft import IDASFTLayer, NoiseSource
 
 _NORMS = ("none", "instance", "group")
 
@@ -61,11 +61,13 @@ class IDASFTResBlock(nn.Module):
         feature: torch.Tensor,
         condition: torch.Tensor,
         generator: torch.Generator | None = None,
+        noise_source: NoiseSource | None = None,
     ) -> torch.Tensor:
         """feature: N×C×H×W; condition: N×cond×h×w (any h×w); returns N×C×H×W.
 
-        Both IDA-SFT layers draw their noise maps from ``generator`` (fresh OS entropy if None).
+        Both IDA-SFT layers draw their noise maps from ``generator`` (fresh OS entropy if None),
+        or take them from ``noise_source`` when given.
         """
-        residual = self.conv1(self.act(self.sft1(self.norm1(feature), condition, generator)))
-        residual = self.conv2(self.act(self.sft2(self.norm2(residual), condition, generator)))
+        residual = self.conv1(self.act(self.sft1(self.norm1(feature), condition, generator, noise_source)))
+        residual = self.conv2(self.act(self.sft2(self.norm2(residual), condition, generator, noise_source)))
         return feature + residual

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from degplug.nn.ida import half_size, resize_map
+from degplug.nn.ida_sft import NoiseSource
 from degplug.nn.ida_sft_block import IDASFTResBlock
 from degplug.utils.random import make_generator
 from degplug.utils.validation import check_image
@@ -132,9 +133,9 @@ class DegradationSynthesisNet(nn.Module):
         return self.condition(torch.cat(parts, dim=1))
 
     @staticmethod
-    def _run(stage: nn.ModuleList, feature, condition, generator) -> torch.Tensor:
+    def _run(stage: nn.ModuleList, feature, condition, generator, noise_source=None) -> torch.Tensor:
         for block in stage:
-            feature = block(feature, condition, generator)
+            feature = block(feature, condition, generator, noise_source)
         return feature
 
     def forward(
@@ -143,6 +144,7 @@ class DegradationSynthesisNet(nn.Module):
         e_g: torch.Tensor,
         e_l: torch.Tensor | None,
         generator: torch.Generator | None = None,
+        noise_source: NoiseSource | None = None,
     ) -> torch.Tensor:
         """Apply the degradation (e_g, e_l) to x.
 
@@ -152,6 +154,8 @@ class DegradationSynthesisNet(nn.Module):
             e_l: N×map_channels×h×w map of any size (or batch 1); None iff map_channels == 0.
             generator: drives every noise map (same generator state ⇒ same output); None draws
                 from fresh OS entropy.
+            noise_source: when given, supplies every noise map instead of ``generator`` (called
+                once per IDA-SFT layer, always in the same order; see ``degplug.udm.video``).
 
         Returns:
             ŷ: N×3×H×W, not clamped (see class docstring).
@@ -174,12 +178,12 @@ class DegradationSynthesisNet(nn.Module):
         if extra_h or extra_w:
             condition = F.pad(condition, (0, extra_w, 0, extra_h), mode="replicate")
 
-        level1 = self._run(self.encoder1, self.head(padded * 2 - 1), condition, generator)
-        level2 = self._run(self.encoder2, self.down1(level1), condition, generator)
-        bottom = self._run(self.bottleneck, self.down2(level2), condition, generator)
+        level1 = self._run(self.encoder1, self.head(padded * 2 - 1), condition, generator, noise_source)
+        level2 = self._run(self.encoder2, self.down1(level1), condition, generator, noise_source)
+        bottom = self._run(self.bottleneck, self.down2(level2), condition, generator, noise_source)
         up2 = self.fuse2(torch.cat([self.up2(bottom), level2], dim=1))
-        up2 = self._run(self.decoder2, up2, condition, generator)
+        up2 = self._run(self.decoder2, up2, condition, generator, noise_source)
         up1 = self.fuse1(torch.cat([self.up1(up2), level1], dim=1))
-        up1 = self._run(self.decoder1, up1, condition, generator)
+        up1 = self._run(self.decoder1, up1, condition, generator, noise_source)
         residual = self.tail(up1)
         return (padded + residual)[..., :height, :width]

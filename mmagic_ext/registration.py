@@ -25,6 +25,9 @@ REGISTERED: dict[str, list[str]] = {
         "mmagic_ext.data_preprocessor:UDMDataPreprocessor",
         "mmagic_ext.udm_editor:UDMEditor",
         "mmagic_ext.blind_editor:BlindRestorationEditor",
+        "degplug.ndr.restore_net:NDRRestoreNet",
+        "degplug.ndr.degrad_net:NDRDegradNet",
+        "mmagic_ext.ndr_editor:NDREditor",
     ],
     "datasets": [
         "mmagic_ext.datasets:DegplugSyntheticPairDataset",
@@ -35,14 +38,17 @@ REGISTERED: dict[str, list[str]] = {
     "transforms": [],
     "metrics": [
         "mmagic_ext.udm_quality_metric:UDMQualityMetric",
+        "mmagic_ext.ndr_task_metric:NDRTaskMetric",
     ],
     "hooks": [
         "mmagic_ext.transfer_panel_hook:UDMTransferPanelHook",
         "mmagic_ext.udm_export_hook:UDMCheckpointExportHook",
+        "mmagic_ext.ndr_export_hook:NDRCheckpointExportHook",
     ],
     "visualizers": [],
     "optim_wrapper_constructors": [
         "mmagic_ext.optim_constructor:UDMOptimWrapperConstructor",
+        "mmagic_ext.ndr_optim_constructor:NDROptimWrapperConstructor",
     ],
 }
 

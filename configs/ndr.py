@@ -1,0 +1,66 @@
+# NDR-Restore, all-in-one restoration with bidirectional training (SPEC §2), the MMagic twin of
+# options/ndr.yml. Fill in your data paths, then:
+#   mim train mmagic configs/ndr.py --work-dir work_dirs/ndr_allinone
+#   TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 mim test mmagic configs/ndr.py --checkpoint work_dirs/ndr_allinone/iter_1000000.pth
+#   degplug restore --ckpt work_dirs/ndr_allinone/ndr_latest.pth ...
+# Training mix as the papers: BSD400+WED clean images with Gaussian noise σ ∈ {15, 25, 50} (×3),
+# Rain100L (×120), RESIDE OTS (×1); plus ×2 bicubic SR as the fourth task.
+_base_ = './_base_/ndr_runtime.py'
+
+experiment_name = 'ndr_allinone'
+work_dir = f'./work_dirs/{experiment_name}'
+
+model = dict(
+    type='NDREditor',
+    restorer=dict(type='NDRRestoreNet', width=48, blocks=[4, 6, 6, 8], heads=[1, 2, 4, 6], refinement_blocks=3,
+                  ffn_expansion=2.66, num_tokens=32, token_dim=128, rank=16),
+    degrader=dict(type='NDRDegradNet', width=48, rank=16),
+    training=dict(schedule='joint',  # joint (released code) | alternate (paper)
+                  restoration_weight=1.0, degradation_weight=1.0),
+    grad_clip=10.0,
+    data_preprocessor=dict(type='UDMDataPreprocessor'),
+)
+
+train_dataloader = dict(
+    batch_size=4, num_workers=8, persistent_workers=True,  # batch 4 (code)
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='DegplugAllInOneDataset',
+        tasks=[
+            dict(task='denoise', gt_folder='datasets/BSD400_WED', sigmas=[15, 25, 50], repeat=1),
+            dict(task='derain', lq_folder='datasets/Rain100L/train/rainy', gt_folder='datasets/Rain100L/train/norain',
+                 key_pattern=r'(\d+)$', repeat=120),
+            dict(task='dehaze', lq_folder='datasets/RESIDE/OTS/hazy', gt_folder='datasets/RESIDE/OTS/clear',
+                 key_pattern=r'^(\d+)', crop_gt_to_lq=True, repeat=1),
+            dict(task='sr', gt_folder='datasets/BSD400_WED', scale=2, repeat=1),
+        ],
+        crop_size=128, use_flip=True, use_rot=True, phase='train', seed=0))  # patch 128 (code)
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,  # whole images of different sizes
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='DegplugAllInOneDataset',
+        tasks=[
+            dict(task='denoise', gt_folder='datasets/CBSD68', sigmas=[15, 25, 50]),
+            dict(task='derain', lq_folder='datasets/Rain100L/test/rainy', gt_folder='datasets/Rain100L/test/norain',
+                 key_pattern=r'(\d+)$', repeat=1),
+            dict(task='dehaze', lq_folder='datasets/RESIDE/SOTS/outdoor/hazy',
+                 gt_folder='datasets/RESIDE/SOTS/outdoor/clear', key_pattern=r'^(\d+)', crop_gt_to_lq=True),
+        ],
+        crop_size=None, phase='val'))  # whole images; the editor reflect-pads to a multiple of 8
+test_dataloader = val_dataloader
+
+total_iters = 1000000
+checkpoint_interval = 10000
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=10000)
+
+optim_wrapper = dict(
+    constructor='NDROptimWrapperConstructor',
+    optimizer=dict(type='Adam', lr=1e-4, weight_decay=1e-8, betas=(0.9, 0.999)))
+param_scheduler = dict(type='MultiStepLR', by_epoch=False, milestones=[200000, 400000, 600000, 800000], gamma=0.5)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=100),
+    checkpoint=dict(type='CheckpointHook', interval=checkpoint_interval, by_epoch=False, out_dir=None,
+                    save_optimizer=True, max_keep_ckpts=10, save_best=None))
+custom_hooks = [dict(type='NDRCheckpointExportHook', interval=checkpoint_interval)]

@@ -1,0 +1,183 @@
+"""NDREditor: NDR-Restore's bidirectional training and its test protocol as an mmengine ``BaseModel``.
+
+The loss math and the schedule are ``degplug.ndr.training.NDRTrainingStep``; this class only moves
+batches, calls ``backward``, clips and steps the three optimizers of an ``OptimWrapperDict`` (built
+by ``NDROptimWrapperConstructor`` from ``degplug.ndr.training.parameter_groups``):
+
+    ``restoration``     NDR-Restore's backbone and injections
+    ``representation``  the NDR dictionary tokens and the degradation queries
+    ``degradation``     every parameter of NDR-Degrad
+
+Per phase of the schedule (``joint``: one phase; ``alternate``: degradation then restoration
+half-step): zero every group's gradients, ``compute_losses``, backward, clip the joint gradient
+norm of the stepping groups to ``grad_clip`` (10), step exactly ``trainable_groups(phase)``.
+This is the same iteration as ``NDRTrainingStep.run`` (BasicSR's ``NDRModel``).
+
+Config::
+
+    model = dict(
+        type='NDREditor',
+        restorer=dict(type='NDRRestoreNet', width=48, ...),     # NDRRestoreNet keyword arguments
+        degrader=dict(type='NDRDegradNet', width=48, rank=16),  # NDRDegradNet keyword arguments
+        training=dict(schedule='joint', restoration_weight=1.0, degradation_weight=1.0),
+        grad_clip=10.0,
+        data_preprocessor=dict(type='UDMDataPreprocessor'))
+
+``val_step``/``test_step`` restore ``lq`` with the test protocol (reflect-pad to a multiple of 8,
+restore, crop, clamp; ``degplug.ndr.evaluation.restore_padded``) and return ``DataSample`` s in
+MMagic's convention (3×H×W float RGB in [0, 255], so MMagic's ``PSNR``/``SSIM`` work unchanged):
+
+    ``pred_img`` (also under ``output``)  the restored image R(lq)
+    ``gt_img``                             the clean target
+    ``img``                                the degraded input lq
+    metainfo ``task``                      the all-in-one task tag of the item (when the dataset has one)
+
+Single process only (CPU or one GPU): gradients are not synchronised across ranks.
+"""
+
+from __future__ import annotations
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapperDict
+from torch import nn
+
+from degplug.ndr.degrad_net import NDRDegradNet
+from degplug.ndr.evaluation import restore_padded
+from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
+from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+
+TRAINING_KEYS = ("schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase")
+
+
+def _build(config: dict | nn.Module | None, what: str) -> nn.Module | None:
+    if config is None or isinstance(config, nn.Module):
+        return config
+    from mmagic.registry import MODELS
+
+    if not isinstance(config, dict) or "type" not in config:
+        raise ValueError(f"NDREditor: {what} must be a config dict with a 'type' (or a module), got {config!r}")
+    return MODELS.build(dict(config))
+
+
+class NDREditor(BaseModel):
+    """NDR-Restore trained against NDR-Degrad in MMagic (see the module doc).
+
+    Args:
+        restorer: ``dict(type='NDRRestoreNet', ...)`` or the module. Built from a dict, its keyword
+            arguments are kept (``restorer_config``) for the self-describing ``ndr_<iter>.pth`` export.
+        degrader: ``dict(type='NDRDegradNet', ...)`` or the module.
+        training: ``NDRTrainingStep`` keyword arguments (schedule, weights, detach option).
+        grad_clip: max joint gradient norm of the stepping groups per phase (None: no clipping).
+        data_preprocessor: stacks degplug's [0, 1] images (``UDMDataPreprocessor`` by default).
+        pad_multiple: evaluation reflect-pads to a multiple of this (8).
+    """
+
+    def __init__(
+        self,
+        restorer: dict | NDRRestoreNet,
+        degrader: dict | NDRDegradNet | None = None,
+        training: dict | None = None,
+        grad_clip: float | None = 10.0,
+        data_preprocessor: dict | nn.Module | None = None,
+        pad_multiple: int = 8,
+        init_cfg: dict | None = None,
+    ) -> None:
+        preprocessor = _build(data_preprocessor, "data_preprocessor") or UDMDataPreprocessor()
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        self.restorer = _build(restorer, "restorer")
+        if not isinstance(self.restorer, NDRRestoreNet):
+            raise ValueError(f"NDREditor: restorer must be an NDRRestoreNet, got {type(self.restorer).__name__}")
+        self.restorer_config = (
+            {k: v for k, v in restorer.items() if k != "type"} if isinstance(restorer, dict) else None
+        )
+        self.degrader = _build(degrader, "degrader")
+        if self.degrader is not None and not isinstance(self.degrader, NDRDegradNet):
+            raise ValueError(f"NDREditor: degrader must be an NDRDegradNet, got {type(self.degrader).__name__}")
+        training = dict(training or {})
+        unknown = sorted(set(training) - set(TRAINING_KEYS))
+        if unknown:
+            raise ValueError(f"NDREditor: unknown training key(s) {unknown}, expected some of {list(TRAINING_KEYS)}")
+        self.training_step = NDRTrainingStep(**training)
+        self.grad_clip = None if grad_clip is None else float(grad_clip)
+        self.pad_multiple = int(pad_multiple)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """``restoration``, ``representation``, ``degradation`` (``degplug.ndr.training.parameter_groups``)."""
+        if self.degrader is None:
+            raise ValueError("NDREditor: training needs a degrader (dict(type='NDRDegradNet', ...))")
+        return parameter_groups(self.restorer, self.degrader)
+
+    # ---------------------------------------------------------------- training
+    def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> dict[str, torch.Tensor]:
+        """One NDR iteration: every phase of the schedule (module doc). Returns the detached losses,
+        prefixed by the phase in the alternate schedule (``degradation_loss_degradation``...)."""
+        missing = [name for name in GROUP_NAMES if name not in optim_wrapper]
+        if missing:
+            raise ValueError(f"NDREditor.train_step: optim_wrapper lacks {missing}; expected {list(GROUP_NAMES)}")
+        batch = self.data_preprocessor(data, True)["inputs"]
+        lq, gt = batch["lq"], batch["gt"]
+        groups = self.parameter_groups()
+        log: dict[str, torch.Tensor] = {}
+        for phase in self.training_step.phases:
+            for wrapper in optim_wrapper.values():
+                wrapper.zero_grad()
+            losses = self.training_step.compute_losses(self.restorer, self.degrader, lq, gt, phase)
+            if not torch.isfinite(losses["loss"]):
+                terms = {k: float(v) for k, v in losses.items()}
+                raise FloatingPointError(
+                    f"NDR loss is not finite in phase {phase!r} ({terms}); the run stops here and the last "
+                    "saved checkpoint is kept. Lower the learning rate or check the data."
+                )
+            losses["loss"].backward()
+            stepping = self.training_step.trainable_groups(phase)
+            if self.grad_clip is not None:
+                params = [p for name in stepping for p in groups[name] if p.grad is not None]
+                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+            for name in stepping:
+                optim_wrapper[name].step()
+            prefix = "" if phase == "joint" else f"{phase}_"
+            log.update({prefix + key: value.detach().float() for key, value in losses.items()})
+        for wrapper in optim_wrapper.values():
+            wrapper.zero_grad()
+        return log
+
+    # --------------------------------------------------------------- inference
+    @torch.no_grad()
+    def predict(self, lq: torch.Tensor) -> torch.Tensor:
+        """Test protocol: N×3×H×W lq in [0, 1] → restored N×3×H×W in [0, 1] (reflect-pad, crop, clamp)."""
+        return restore_padded(self.restorer, lq, self.pad_multiple)
+
+    def _data_samples(self, data: dict) -> list:
+        from mmagic.structures import DataSample
+
+        processed = self.data_preprocessor(data, False)
+        batch, samples = processed["inputs"], processed["data_samples"]
+        restored = self.predict(batch["lq"])
+        count = restored.shape[0]
+        samples = list(samples) if samples is not None else [DataSample() for _ in range(count)]
+        results = []
+        for index in range(count):
+            sample = samples[index].clone() if hasattr(samples[index], "clone") else DataSample()
+            output = DataSample(pred_img=(restored[index] * 255.0).cpu())
+            sample.set_data(dict(pred_img=output.pred_img, img=(batch["lq"][index] * 255.0).cpu()))
+            if "gt" in batch:
+                sample.set_data(dict(gt_img=(batch["gt"][index] * 255.0).cpu()))
+            sample.output = output
+            results.append(sample)
+        return results
+
+    def val_step(self, data: dict) -> list:
+        return self._data_samples(data)
+
+    def test_step(self, data: dict) -> list:
+        return self._data_samples(data)
+
+    def forward(self, inputs: dict[str, torch.Tensor], data_samples=None, mode: str = "tensor"):
+        """``mode='tensor'``: the restored ``inputs['lq']`` (N×3×H×W in [0, 1]); ``'predict'``: DataSamples."""
+        if mode == "tensor":
+            return self.predict(inputs["lq"])
+        if mode == "predict":
+            return self._data_samples({"inputs": inputs, "data_samples": data_samples})
+        raise ValueError(f"NDREditor.forward: mode must be 'tensor' or 'predict' (training goes through train_step), got {mode!r}")

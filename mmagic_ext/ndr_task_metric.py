@@ -1,0 +1,65 @@
+"""NDRTaskMetric: NDR-Restore's all-in-one table in MMagic, PSNR/SSIM per task and their average.
+
+Reads ``NDREditor`` data samples (``output.pred_img`` vs ``gt_img``, 3×H×W in [0, 255], metainfo
+``task``); per image it uses ``degplug.eval.metrics.psnr`` and ``degplug.losses.ssim.ssim`` on RGB
+in [0, 1] (SPEC §2's protocol), per task ``degplug.ndr.evaluation.TaskMetrics`` means, and the
+"Average" row of ``average_metrics`` (unweighted over tasks). The markdown table is logged.
+Results are ``'<prefix>/<task>/PSNR'``, ``'<prefix>/<task>/SSIM'`` and ``'<prefix>/Average/...'``.
+Items without a task tag count as task ``all``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+
+from degplug.eval.metrics import psnr
+from degplug.losses.ssim import ssim
+from degplug.ndr.evaluation import TaskMetrics, average_metrics, metrics_table_markdown
+
+
+def _image(value) -> torch.Tensor:
+    tensor = torch.as_tensor(value).float()
+    return (tensor.unsqueeze(0) if tensor.dim() == 3 else tensor) / 255.0
+
+
+class NDRTaskMetric(BaseMetric):
+    """Per-task PSNR/SSIM of restored images and their average (module doc)."""
+
+    default_prefix = "NDR"
+
+    def __init__(self, collect_device: str = "cpu", prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        for sample in data_samples:
+            output = sample.get("output") or {}
+            predicted = output.get("pred_img", sample.get("pred_img"))
+            target = sample.get("gt_img")
+            if predicted is None or target is None:
+                raise ValueError("NDRTaskMetric needs 'pred_img' (or output.pred_img) and 'gt_img' in each data sample")
+            predicted, target = _image(predicted), _image(target)
+            self.results.append({
+                "task": str(sample.get("task", "all")),
+                "psnr": float(psnr(predicted, target).mean()),
+                "ssim": float(ssim(predicted, target).mean()),
+            })
+
+    def compute_metrics(self, results: list[dict]) -> dict:
+        per_task: dict[str, list[dict]] = defaultdict(list)
+        for result in results:
+            per_task[result["task"]].append(result)
+        rows = [
+            TaskMetrics(task, sum(r["psnr"] for r in items) / len(items), sum(r["ssim"] for r in items) / len(items), len(items))
+            for task, items in sorted(per_task.items())
+        ]
+        print_log(f"NDR-Restore per task (PSNR on RGB in [0, 1]):\n{metrics_table_markdown(rows)}", logger="current")
+        metrics = {}
+        for row in [*rows, average_metrics(rows)]:
+            metrics[f"{row.task}/PSNR"] = row.psnr
+            metrics[f"{row.task}/SSIM"] = row.ssim
+        return metrics

@@ -109,6 +109,18 @@ def main() -> None:
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in models.items()}
     flops = {name: count_flops(m, args.flop_size, device) for name, m in models.items()}
 
+    print()
+    print(f"| model | params (M) | GFLOPs @{args.flop_size}² (GMACs) |")
+    print("|---|---|---|")
+    for name in models:
+        print(f"| {name} | {params[name] / 1e6:.3f} | {flops[name] / 1e9:.1f} ({flops[name] / 2e9:.1f}) |")
+    reference = "Restormer (matched)"
+    if "NDRRestoreNet" in models and reference in models:
+        print(f"FLOP ratio NDRRestoreNet / matched Restormer {flops['NDRRestoreNet'] / flops[reference]:.3f}, "
+              f"parameter ratio {params['NDRRestoreNet'] / params[reference]:.3f}")
+    print(flush=True)
+
+    # Results are printed size by size, so a run cut short still reports what it measured.
     times: dict[tuple[str, int], list[float]] = {}
     memory: dict[tuple[str, int], int] = {}
     for size in args.sizes:
@@ -128,32 +140,21 @@ def main() -> None:
                 memory[(name, size)] = cuda_peak_memory(model, size, device)
             else:
                 memory[(name, size)] = cpu_peak_memory(name, size, args.threads)
-        print(f"size {size}: done", flush=True)
+        print(f"| model | time {size}² (s, median) | all times (s) | peak memory {size}² (MiB) |")
+        print("|---|---|---|---|")
+        for name in models:
+            run_times = times[(name, size)]
+            print(f"| {name} | {statistics.median(run_times):.3f} | "
+                  f"{', '.join(f'{t:.3f}' for t in run_times)} | {memory[(name, size)] / 2**20:.0f} |")
+        print(flush=True)
 
-    print()
-    header = "| model | params (M) | GFLOPs @%d² (GMACs) |" % args.flop_size
-    for size in args.sizes:
-        header += f" time {size}² (s, median) | peak mem {size}² (MiB) |"
-    print(header)
-    print("|---" * (3 + 2 * len(args.sizes)) + "|")
-    for name in models:
-        row = f"| {name} | {params[name] / 1e6:.3f} | {flops[name] / 1e9:.1f} ({flops[name] / 2e9:.1f}) |"
-        for size in args.sizes:
-            row += f" {statistics.median(times[(name, size)]):.3f} | {memory[(name, size)] / 2**20:.0f} |"
-        print(row)
-
-    reference = "Restormer (matched)"
     if "NDRRestoreNet" in models and reference in models:
-        print()
         for size in args.sizes:
             ratio = statistics.median(times[("NDRRestoreNet", size)]) / statistics.median(times[(reference, size)])
             mem_ratio = memory[("NDRRestoreNet", size)] / max(memory[(reference, size)], 1)
             verdict = "OK" if ratio <= 1.10 else "ABOVE TARGET"
             print(f"{size}²: NDRRestoreNet / matched Restormer time ratio {ratio:.3f} "
                   f"(target ≤ 1.10: {verdict}); peak memory ratio {mem_ratio:.3f}")
-        print(f"FLOP ratio {flops['NDRRestoreNet'] / flops[reference]:.3f}, "
-              f"parameter ratio {params['NDRRestoreNet'] / params[reference]:.3f}")
-        print("all times:", {f"{k[0]}@{k[1]}": [round(t, 3) for t in v] for k, v in times.items()})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ BasicSR's own ``train_pipeline`` / ``test_pipeline`` with the remaining argument
 (``--auto_resume``, ``--debug``, ``--launcher``, ``--force_yml`` ...). Experiments are written
 under the current directory (``./experiments/<name>``, ``./results/<name>``), as when BasicSR is
 run from its repository root.
+
+Distributed training: ``basicsr train -opt FILE --launcher pytorch --nproc 2`` re-launches itself
+through ``torch.distributed.run`` (torchrun, ``--standalone``: a free local port) with 2 processes
+on this machine; the same as ``torchrun --standalone --nproc_per_node=2 -m basicsr_ext.train -opt
+FILE --launcher pytorch``. Without CUDA the processes use gloo on the CPU; with CUDA,
+``dist_params.backend`` of the options file (NCCL by default) and one GPU per process.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ USAGE = """usage: basicsr {train,test} -opt OPTIONS.yml [BasicSR options]
   test    evaluate a model with BasicSR's test pipeline
 
 BasicSR options: --auto_resume, --debug, --launcher {none,pytorch,slurm}, --force_yml KEY=VALUE
+degplug option:  --nproc N  start N local processes through torchrun (implies --launcher pytorch)
 """
 
 PIPELINES = {"train": ("basicsr.train", "train_pipeline"), "test": ("basicsr.test", "test_pipeline")}
@@ -37,6 +44,45 @@ def _options_path(args: list[str]) -> str:
                 raise UsageError(f"{flag} needs a path to an options YAML file")
             return args[index + 1]
     raise UsageError("missing -opt OPTIONS.yml")
+
+
+def _pop_nproc(args: list[str]) -> tuple[int | None, list[str]]:
+    """Remove ``--nproc N`` from ``args``; returns (N or None, remaining args)."""
+    if "--nproc" not in args:
+        return None, args
+    index = args.index("--nproc")
+    value = args[index + 1] if index + 1 < len(args) else ""
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"--nproc needs a positive number of processes, got {value!r}")
+    return int(value), args[:index] + args[index + 2:]
+
+
+def launch_local_processes(subcommand: str, nproc: int, args: list[str]) -> int:
+    """Run ``basicsr SUBCOMMAND ARGS --launcher pytorch`` in ``nproc`` processes via torchrun."""
+    from torch.distributed import run as torchrun
+
+    if "--launcher" in args:
+        index = args.index("--launcher")
+        if index + 1 >= len(args) or args[index + 1] != "pytorch":
+            raise UsageError("--nproc needs --launcher pytorch (or no --launcher)")
+    else:
+        args = [*args, "--launcher", "pytorch"]
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    try:
+        torchrun.main(["--standalone", f"--nproc_per_node={nproc}", "-m", "basicsr_ext.cli", subcommand, *args])
+    except ChildFailedError as error:
+        print(f"basicsr {subcommand}: a distributed process failed: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dist_backend(options_path: str) -> str | None:
+    import yaml
+
+    with open(options_path) as handle:
+        options = yaml.safe_load(handle) or {}
+    return (options.get("dist_params") or {}).get("backend")
 
 
 def run(subcommand: str, args: list[str]) -> None:
@@ -61,7 +107,7 @@ def run(subcommand: str, args: list[str]) -> None:
         options_path,
         registries={"arch": ARCH_REGISTRY, "model": MODEL_REGISTRY, "dataset": DATASET_REGISTRY, "loss": LOSS_REGISTRY},
     )
-    patch_basicsr_for_cpu()
+    patch_basicsr_for_cpu(dist_backend=_dist_backend(options_path))
     module_name, function_name = PIPELINES[subcommand]
     pipeline = getattr(importlib.import_module(module_name), function_name)
     sys.argv = [f"basicsr {subcommand}", *args]
@@ -80,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     from basicsr_ext.options_check import OptionsError
 
     try:
+        nproc, rest = _pop_nproc(rest)
+        if nproc is not None and nproc > 1:
+            _options_path(rest)
+            return launch_local_processes(subcommand, nproc, rest)
         run(subcommand, rest)
     except (UsageError, OptionsError) as error:
         print(f"basicsr {subcommand}: error: {error}", file=sys.stderr)

@@ -28,7 +28,9 @@ from degplug.eval.metrics import build_metrics
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.utils.distributed import average_gradients, broadcast_buffers, broadcast_module
 from degplug.utils.random import make_generator
+from basicsr_ext.runtime import log_replica_agreement, place_on_device
 
 DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
 
@@ -62,6 +64,10 @@ class UDMModel(BaseModel):
         if self.is_train:
             self.init_training_settings()
 
+    def model_to_device(self, net):
+        # No DDP wrapper: the training step calls the bare networks; gradients are averaged explicitly.
+        return place_on_device(self, net)
+
     def _load_pretrained(self, label: str, net) -> None:
         path = self.opt["path"].get(f"pretrain_network_{label}")
         if path is not None:
@@ -79,6 +85,7 @@ class UDMModel(BaseModel):
         discriminator = build_network(self.opt["network_d"]) if "network_d" in self.opt else None
         options = UDMTrainingOptions.from_dict(train_opt.get("udm", {}))
         self.training_step = UDMTrainingStep(self.udm, options, discriminator=discriminator).to(self.device)
+        broadcast_module(self.training_step)  # distributed: every rank starts from rank 0's critic and MoCo state
         self.net_d = self.training_step.discriminator
         if self.net_d is not None:
             self._load_pretrained("d", self.net_d)
@@ -129,6 +136,7 @@ class UDMModel(BaseModel):
                 "saved checkpoint is kept. Lower the learning rate or check the data."
             )
         (out["loss"] + out["aux_loss"]).backward()
+        average_gradients(p for group in (self.optimizer_g, self.optimizer_aux) for g in group.param_groups for p in g["params"])
         self.optimizer_g.step()
         self.optimizer_aux.step()
         log = {k: v for k, v in out.items() if k.startswith("l_")}
@@ -142,8 +150,10 @@ class UDMModel(BaseModel):
             self.optimizer_d.zero_grad()
             critic = self.training_step.discriminator_losses(self.batch, out["output"], generator)
             critic["loss"].backward()
+            average_gradients(p for g in self.optimizer_d.param_groups for p in g["params"])
             self.optimizer_d.step()
             log.update({f"d_{k}": v for k, v in critic.items() if k != "loss"})
+        broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics from rank 0, as DDP does
         self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in log.items()))
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
@@ -223,6 +233,7 @@ class UDMModel(BaseModel):
 
     # ----------------------------------------------------------- checkpoints
     def save(self, epoch: int, current_iter: int) -> None:
+        log_replica_agreement(self, self.training_step, "the UDM training state")
         if hasattr(self, "net_g_ema"):
             self.save_network([self.net_g, self.net_g_ema], "net_g", current_iter, param_key=["params", "params_ema"])
         else:

@@ -35,7 +35,7 @@ Schedules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -194,12 +194,18 @@ class NDRTrainingStep:
         gt: torch.Tensor,
         optimizers: Mapping[str, torch.optim.Optimizer],
         grad_clip: float | None = 10.0,
+        after_backward: Callable[[list[nn.Parameter]], None] | None = None,
     ) -> dict[str, float]:
         """One full iteration (all phases) for a plain PyTorch loop.
 
         ``optimizers`` maps each group name (:data:`GROUP_NAMES`) to its optimizer, e.g. from
         :func:`make_optimizers`. Per phase: zero every group's gradients, backward the phase's
         loss, clip the joint gradient norm of the stepping groups to ``grad_clip``, step them.
+
+        ``after_backward``, when given, is called in each phase with the stepping groups'
+        parameters right after the backward pass and before clipping/stepping (e.g.
+        ``degplug.utils.distributed.average_gradients`` for data-parallel training, so the
+        clipped norm is the same on every rank).
 
         Returns the float losses, prefixed by the phase in the alternate schedule
         (``"degradation/loss_degradation"``...).
@@ -215,6 +221,8 @@ class NDRTrainingStep:
             losses = self.compute_losses(restorer, degrader, lq, gt, phase)
             losses["loss"].backward()
             stepping = self.trainable_groups(phase)
+            if after_backward is not None:
+                after_backward([p for name in stepping for p in groups[name]])
             if grad_clip is not None:
                 params = [p for name in stepping for p in groups[name] if p.grad is not None]
                 torch.nn.utils.clip_grad_norm_(params, grad_clip)

@@ -33,6 +33,8 @@ from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
 from degplug.eval.metrics import psnr
 from degplug.losses.ssim import ssim
+from degplug.utils.distributed import average_gradients, broadcast_buffers
+from basicsr_ext.runtime import log_replica_agreement, place_on_device
 
 TRAIN_KEYS = {"schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase"}
 
@@ -57,6 +59,10 @@ class NDRModel(BaseModel):
         self._load_pretrained("g", self.net_g)
         if self.is_train:
             self.init_training_settings()
+
+    def model_to_device(self, net):
+        # No DDP wrapper: the training step calls the bare networks; gradients are averaged explicitly.
+        return place_on_device(self, net)
 
     def _load_pretrained(self, label: str, net) -> None:
         path = self.opt["path"].get(f"pretrain_network_{label}")
@@ -90,8 +96,10 @@ class NDRModel(BaseModel):
     def optimize_parameters(self, current_iter: int) -> None:
         logs = self.training_step.run(
             self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad), self.lq, self.gt,
-            self.group_optimizers, grad_clip=self.grad_clip,
+            self.group_optimizers, grad_clip=self.grad_clip, after_backward=average_gradients,
         )
+        broadcast_buffers(self.net_g)  # distributed: normalisation statistics from rank 0, as DDP does
+        broadcast_buffers(self.net_degrad)
         bad = {k: v for k, v in logs.items() if not torch.isfinite(torch.tensor(v))}
         if bad:
             raise FloatingPointError(
@@ -143,6 +151,8 @@ class NDRModel(BaseModel):
         return visuals
 
     def save(self, epoch: int, current_iter: int) -> None:
+        if hasattr(self, "net_degrad"):
+            log_replica_agreement(self, torch.nn.ModuleList([self.net_g, self.net_degrad]), "the NDR networks")
         self.save_network(self.net_g, "net_g", current_iter)
         self.save_network(self.net_degrad, "net_degrad", current_iter)
         self.save_training_state(epoch, current_iter)

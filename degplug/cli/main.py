@@ -20,6 +20,9 @@ VERBS: dict[str, str] = {
     "sample": "degplug.cli.sample",
     "pool": "degplug.cli.pool",
     "reapply": "degplug.cli.reapply",
+    "eval": "degplug.cli.eval",
+    "analyze": "degplug.cli.analyze",
+    "edit": "degplug.cli.edit",
     "blind": "degplug.cli.blind",
     "restore": "degplug.cli.restore",
 }

@@ -1,5 +1,6 @@
 """Video: one degradation over a frame sequence with a temporally consistent random state."""
 
+import itertools
 import math
 
 import pytest
@@ -7,7 +8,12 @@ import torch
 
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.video import TemporalNoiseSource, degrade_sequence, degrade_video, read_frames
+from degplug.udm.video import (
+    TemporalNoiseSource,
+    degrade_sequence,
+    degrade_video,
+    read_frames,
+)
 
 torch.set_num_threads(1)
 TINY = UDMConfig.small(embed_dim=16, encoder_width=8, synthesis_width=8, rate_hidden=8).to_dict()
@@ -36,7 +42,7 @@ def noise_maps(correlation: float, frames: int = 6, seed: int = 3) -> list[torch
 
 
 def mean_frame_change(frames: list[torch.Tensor]) -> float:
-    return float(torch.stack([(b - a).abs().mean() for a, b in zip(frames, frames[1:])]).mean())
+    return float(torch.stack([(b - a).abs().mean() for a, b in itertools.pairwise(frames)]).mean())
 
 
 def test_correlated_noise_field_changes_less_between_frames_than_independent_seeds():
@@ -83,7 +89,9 @@ def test_noise_source_replaces_the_generator_and_a_wrong_shape_is_named():
     model = noisy_model()
     clean = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     embedding = model.encode(clean)
-    zeros = lambda like: torch.zeros(like.shape[0], 1, *like.shape[-2:])  # noqa: E731
+    def zeros(like):
+        return torch.zeros(like.shape[0], 1, *like.shape[-2:])
+
     with torch.no_grad():
         a = model.synthesize(clean, embedding, seed=1, noise_source=zeros)
         b = model.synthesize(clean, embedding, seed=2, noise_source=zeros)

@@ -79,6 +79,12 @@ class BlindRestorationModel(SRModel):
             )
             self.iteration_seed = int(opt.get("manual_seed") or 0) * 1_000_003 + int(opt.get("rank", 0))
 
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        dataset = dataloader.dataset
+        if not hasattr(dataset, "opt"):  # degplug's datasets keep no BasicSR opt; SRModel reads its name
+            dataset.opt = {"name": self.opt["datasets"].get("val", {}).get("name", "val")}
+        super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
     def optimize_parameters(self, current_iter: int) -> None:
         generator = make_generator(self.iteration_seed + current_iter, device=self.gt.device)
         self.lq = self.pair_synthesizer(self.gt, generator)

@@ -1,0 +1,45 @@
+# Data-mode BlindWrapper in MMagic: MMagic's own NAFNet (any MODELS restoration arch works) trained on
+# pairs whose LQ side a frozen UDM synthesizes from GT crops with embeddings of YOUR real degraded
+# images (SPEC §4):
+#   degplug pool --ckpt udm.pth --input my_real_degraded/ --output pools/real.pth
+#   python -m mmagic_ext.train configs/blind_nafnet.py
+_base_ = 'mmagic::_base_/default_runtime.py'
+custom_imports = dict(imports=['mmagic_ext'], allow_failed_imports=False)
+
+experiment_name = 'blind_nafnet'
+work_dir = f'./work_dirs/{experiment_name}'
+
+model = dict(
+    type='BlindRestorationEditor',
+    generator=dict(type='NAFNet', img_channels=3, mid_channels=32, middle_blk_num=12,
+                   enc_blk_nums=[2, 2, 4, 8], dec_blk_nums=[2, 2, 2, 2]),
+    udm='experiments/udm/models/udm_latest.pth',     # trained UDM checkpoint (frozen)
+    pool='pools/real.pth',                             # or reference_folder='my_real_degraded/'
+    pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
+    data_preprocessor=dict(type='UDMDataPreprocessor'),
+    seed=0)
+
+train_dataloader = dict(
+    batch_size=8, num_workers=6, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    # supplies GT crops only (identity pipeline); the editor makes the LQ side
+    dataset=dict(type='DegplugSyntheticPairDataset', gt_folder='datasets/DF2K/HR', pipeline=dict(ops=[]),
+                 crop_size=256, phase='train', seed=0))
+val_dataloader = dict(
+    batch_size=1, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='DegplugPairedFolderDataset', lq_folder='datasets/real_val/lq',
+                 gt_folder='datasets/real_val/gt', phase='val'))
+test_dataloader = val_dataloader
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=200000, val_interval=5000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+val_evaluator = dict(type='Evaluator', metrics=[dict(type='PSNR'), dict(type='SSIM')])
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-3, betas=(0.9, 0.9)))
+param_scheduler = dict(type='CosineAnnealingLR', by_epoch=False, T_max=200000, eta_min=1e-7)
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, save_optimizer=True, max_keep_ckpts=5),
+                     logger=dict(type='LoggerHook', interval=100))
+log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)

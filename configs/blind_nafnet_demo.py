@@ -1,0 +1,29 @@
+# CPU demo of configs/blind_nafnet.py: a tiny NAFNet, the embedded photographs, minutes on a CPU.
+#   basicsr train -opt options/udm_demo.yml      (or the MMagic twin configs/udm_demo.py)
+#   degplug degrade --pipeline noise25 --input <embedded val photos> --output real/
+#   degplug pool --ckpt experiments/udm_demo/models/udm_latest.pth --input real/ --output pools/demo.pth
+#   python -m mmagic_ext.train configs/blind_nafnet_demo.py
+_base_ = './blind_nafnet.py'
+
+experiment_name = 'blind_nafnet_demo'
+work_dir = f'./work_dirs/{experiment_name}'
+
+model = dict(
+    generator=dict(type='NAFNet', img_channels=3, mid_channels=8, middle_blk_num=1, enc_blk_nums=[1], dec_blk_nums=[1]),
+    udm='experiments/udm_demo/models/udm_latest.pth',
+    pool='pools/demo.pth')
+
+train_dataloader = dict(
+    batch_size=4, num_workers=0,
+    dataset=dict(type='DegplugSyntheticPairDataset', gt_folder='embedded:train', pipeline=dict(ops=[]),
+                 crop_size=48, repeat=50, phase='train', seed=0))
+val_dataloader = dict(
+    dataset=dict(_delete_=True, type='DegplugSyntheticPairDataset', gt_folder='embedded:val', pipeline='noise25',
+                 crop_size=96, phase='val'))
+test_dataloader = val_dataloader
+
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=300)
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4, betas=(0.9, 0.99), weight_decay=0))
+param_scheduler = dict(type='MultiStepLR', by_epoch=False, milestones=[100000], gamma=0.5, _delete_=True)
+default_hooks = dict(checkpoint=dict(interval=100), logger=dict(interval=20))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

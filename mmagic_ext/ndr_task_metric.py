@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import torch
-from mmengine.evaluator import BaseMetric
+from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmengine.logging import print_log
 
 from degplug.eval.metrics import psnr
@@ -27,13 +27,14 @@ def _image(value) -> torch.Tensor:
     return (tensor.unsqueeze(0) if tensor.dim() == 3 else tensor) / 255.0
 
 
-class NDRTaskMetric(BaseMetric):
+class NDRTaskMetric(BaseSampleWiseMetric):
     """Per-task PSNR/SSIM of restored images and their average (module doc)."""
 
+    metric = "NDRTask"
     default_prefix = "NDR"
 
     def __init__(self, collect_device: str = "cpu", prefix: str | None = None) -> None:
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(device="cpu", collect_device=collect_device, prefix=prefix)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

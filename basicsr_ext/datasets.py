@@ -16,7 +16,7 @@ from degplug.data.transfer_tuples import TransferTupleDataset
 
 BASICSR_BOOKKEEPING = {
     "name", "type", "batch_size_per_gpu", "num_worker_per_gpu", "dataset_enlarge_ratio", "prefetch_mode",
-    "pin_memory", "use_shuffle", "io_backend", "persistent_workers",
+    "pin_memory", "use_shuffle", "io_backend", "persistent_workers", "scale",
 }
 
 
@@ -40,6 +40,7 @@ class DegplugSyntheticPairDataset(SyntheticPairDataset):
 
     def __init__(self, opt: dict) -> None:
         super().__init__(**core_kwargs(opt, SyntheticPairDataset))
+        self.opt = opt  # BasicSR reads dataset.opt (e.g. its name) during validation
 
 
 class DegplugTransferTupleDataset(TransferTupleDataset):
@@ -47,6 +48,7 @@ class DegplugTransferTupleDataset(TransferTupleDataset):
 
     def __init__(self, opt: dict) -> None:
         super().__init__(**core_kwargs(opt, TransferTupleDataset))
+        self.opt = opt  # BasicSR reads dataset.opt (e.g. its name) during validation
 
 
 class DegplugPairedFolderDataset(PairedFolderDataset):
@@ -54,6 +56,7 @@ class DegplugPairedFolderDataset(PairedFolderDataset):
 
     def __init__(self, opt: dict) -> None:
         super().__init__(**core_kwargs(opt, PairedFolderDataset))
+        self.opt = opt  # BasicSR reads dataset.opt (e.g. its name) during validation
 
 
 class DegplugAllInOneDataset(AllInOneDataset):
@@ -61,3 +64,4 @@ class DegplugAllInOneDataset(AllInOneDataset):
 
     def __init__(self, opt: dict) -> None:
         super().__init__(**core_kwargs(opt, AllInOneDataset))
+        self.opt = opt  # BasicSR reads dataset.opt (e.g. its name) during validation

@@ -186,7 +186,11 @@ def run_ablations(
         evaluation = evaluate_udm(step.model, tuples, metrics, seed=recipe.seed, pipeline=recipe.pipeline,
                                   rows=("reproduction", "transfer", "mixed transfer", "identity"))
         results.append(AblationResult(switch, evaluation, training))
-        print(f"[{name}] done in {training['seconds']:.0f} s", flush=True)
+        scores = "; ".join(
+            f"{row}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(evaluation.means.get(row, {}).items()))
+            for row in ("transfer", "mixed transfer", "identity")
+        )
+        print(f"[{name}] trained in {training['seconds']:.0f} s; {scores}", flush=True)
     return results
 
 

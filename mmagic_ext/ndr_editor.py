@@ -32,7 +32,10 @@ MMagic's convention (3×H×W float RGB in [0, 255], so MMagic's ``PSNR``/``SSIM`
     ``img``                                the degraded input lq
     metainfo ``task``                      the all-in-one task tag of the item (when the dataset has one)
 
-Single process only (CPU or one GPU): gradients are not synchronised across ranks.
+Data-parallel training (``--launcher pytorch``, wrapped in ``DegplugReplicaWrapper``): in each
+phase the stepping groups' gradients are averaged over the ranks right after the backward pass
+(before clipping, so every rank clips the same norm), and after the iteration rank 0's buffers are
+copied to every rank, as BasicSR's ``NDRModel`` does. Both are no-ops in a single process.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.evaluation import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
+from degplug.utils.distributed import average_gradients, broadcast_buffers
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
 
 TRAINING_KEYS = ("schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase")
@@ -73,6 +77,9 @@ class NDREditor(BaseModel):
         data_preprocessor: stacks degplug's [0, 1] images (``UDMDataPreprocessor`` by default).
         pad_multiple: evaluation reflect-pads to a multiple of this (8).
     """
+
+    # Gradients are averaged over the ranks in train_step (see DegplugReplicaWrapper).
+    synchronises_gradients = True
 
     def __init__(
         self,
@@ -132,6 +139,8 @@ class NDREditor(BaseModel):
                 )
             losses["loss"].backward()
             stepping = self.training_step.trainable_groups(phase)
+            # distributed: mean over the ranks before clipping, so every rank clips the same norm
+            average_gradients([p for name in stepping for p in groups[name]])
             if self.grad_clip is not None:
                 params = [p for name in stepping for p in groups[name] if p.grad is not None]
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
@@ -141,6 +150,8 @@ class NDREditor(BaseModel):
             log.update({prefix + key: value.detach().float() for key, value in losses.items()})
         for wrapper in optim_wrapper.values():
             wrapper.zero_grad()
+        broadcast_buffers(self.restorer)  # distributed: normalisation statistics from rank 0, as DDP does
+        broadcast_buffers(self.degrader)
         return log
 
     # --------------------------------------------------------------- inference

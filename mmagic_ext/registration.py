@@ -50,6 +50,9 @@ REGISTERED: dict[str, list[str]] = {
         "mmagic_ext.optim_constructor:UDMOptimWrapperConstructor",
         "mmagic_ext.ndr_optim_constructor:NDROptimWrapperConstructor",
     ],
+    "model_wrappers": [
+        "mmagic_ext.distributed_wrapper:DegplugReplicaWrapper",
+    ],
 }
 
 
@@ -62,13 +65,13 @@ def _load(path: str) -> tuple[type, str]:
 
 def _registries() -> dict:
     from mmagic.registry import (
-        DATASETS, HOOKS, METRICS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS, VISUALIZERS,
+        DATASETS, HOOKS, METRICS, MODEL_WRAPPERS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS, TRANSFORMS, VISUALIZERS,
     )
 
     return {
         "models": MODELS, "datasets": DATASETS, "transforms": TRANSFORMS,
         "metrics": METRICS, "hooks": HOOKS, "visualizers": VISUALIZERS,
-        "optim_wrapper_constructors": OPTIM_WRAPPER_CONSTRUCTORS,
+        "optim_wrapper_constructors": OPTIM_WRAPPER_CONSTRUCTORS, "model_wrappers": MODEL_WRAPPERS,
     }
 
 

@@ -4,6 +4,11 @@ Does what MMagic's ``tools/train.py`` does: read the config, set the work dir, b
 train. degplug's modules are registered first. When resuming or loading a checkpoint, it sets
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` for its own process (mmengine 0.10.7 checkpoints are not
 weights-only files); with ``mim train ... --resume`` set that variable yourself.
+
+Distributed: ``torchrun --nproc_per_node=N -m mmagic_ext.train CONFIG --launcher pytorch``. On a
+machine without CUDA the process group is initialised here with gloo (mmengine's own ``init_dist``
+calls ``torch.cuda.set_device``, which fails without a GPU); with CUDA mmengine initialises it with
+the config's ``env_cfg.dist_cfg.backend`` (the UDM/NDR runtimes set 'nccl').
 """
 
 from __future__ import annotations
@@ -27,6 +32,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def init_cpu_process_group(cfg) -> bool:
+    """Without CUDA, initialise torch.distributed with gloo from torchrun's environment variables.
+
+    Returns whether it did (False with CUDA, where mmengine's Runner initialises the group itself,
+    or when a group already exists). Raises ValueError when the torchrun variables are missing.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if torch.cuda.is_available() or dist.is_initialized():
+        return False
+    missing = [name for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
+    if missing:
+        raise ValueError(f"--launcher pytorch: environment variables {missing} are not set; start with torchrun")
+    dist_cfg = dict(cfg.get("env_cfg", {}).get("dist_cfg", {}) or {})
+    dist_cfg.pop("backend", None)  # gloo: the only CPU backend
+    timeout = dist_cfg.pop("timeout", None)
+    if timeout is not None:
+        import datetime
+
+        dist_cfg["timeout"] = datetime.timedelta(seconds=timeout)
+    dist.init_process_group(backend="gloo", **dist_cfg)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     config_path = Path(args.config)
@@ -48,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         # mmengine 0.10.7 pickles its message hub into checkpoints and calls torch.load without
         # weights_only; torch >= 2.6 refuses such files unless this is set (this process only).
         os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    if args.launcher == "pytorch":
+        init_cpu_process_group(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return 0

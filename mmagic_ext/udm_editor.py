@@ -22,6 +22,11 @@ Per-iteration randomness (synthesis noise, gradient-penalty mixing) comes from a
 with ``seed * 1_000_003 + rank + iteration`` (iteration counted from 1), as BasicSR's ``UDMModel``,
 so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``.
 
+Data-parallel training (``--launcher pytorch``, wrapped in ``DegplugReplicaWrapper``): after each
+backward pass the gradients of the stepping optimizers are averaged over the ranks, and after the
+iteration rank 0's buffers (BatchNorm statistics, the MoCo queue) are copied to every rank, so all
+replicas stay identical. Both are no-ops in a single process.
+
 Outputs of ``val_step``/``test_step`` are ``DataSample`` s in MMagic's convention (3×H×W float RGB
 in [0, 255], so MMagic's ``PSNR``/``SSIM`` metrics work unchanged):
 
@@ -46,6 +51,7 @@ from torch import nn
 
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
 
@@ -66,6 +72,9 @@ def _build(config: dict | nn.Module | None, what: str) -> nn.Module | None:
 
 class UDMEditor(BaseModel):
     """UDM in MMagic: ``train_step`` over three optimizers, ``val_step``/``test_step`` → DataSamples."""
+
+    # Gradients are averaged over the ranks in train_step (see DegplugReplicaWrapper).
+    synchronises_gradients = True
 
     def __init__(
         self,
@@ -140,6 +149,7 @@ class UDMEditor(BaseModel):
         main.zero_grad()
         aux.zero_grad()
         main.backward(out["loss"] + out["aux_loss"])
+        average_gradients(_parameters_of(main, aux))  # distributed: mean over the ranks (no-op in one process)
         main.step()
         aux.step()
         main.zero_grad()
@@ -153,8 +163,13 @@ class UDMEditor(BaseModel):
             critic_wrapper = optim_wrapper["discriminator"]
             with critic_wrapper.optim_context(critic):
                 critic_out = self.training_step.discriminator_losses(batch, out["output"], generator)
-            critic_wrapper.update_params(critic_out["loss"])
+            critic_wrapper.zero_grad()
+            critic_wrapper.backward(critic_out["loss"])
+            average_gradients(_parameters_of(critic_wrapper))
+            critic_wrapper.step()
+            critic_wrapper.zero_grad()
             log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
+        broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics and queues from rank 0, as DDP does
         return {k: v.detach().float() for k, v in log.items()}
 
     # --------------------------------------------------------------- inference
@@ -217,6 +232,11 @@ class UDMEditor(BaseModel):
         if mode == "predict":
             return self._data_samples({"inputs": inputs, "data_samples": data_samples})
         raise ValueError(f"UDMEditor.forward: mode must be 'tensor' or 'predict' (training goes through train_step), got {mode!r}")
+
+
+def _parameters_of(*wrappers) -> list[torch.Tensor]:
+    """Every parameter stepped by these optim wrappers."""
+    return [p for wrapper in wrappers for group in wrapper.optimizer.param_groups for p in group["params"]]
 
 
 def _drop_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:

@@ -3,7 +3,8 @@
 These files are what ``degplug transfer --ckpt``, ``UniversalDegradationModel.from_checkpoint``
 and BasicSR's ``UDMModel`` (via ``mmagic_ext.udm_checkpoints``) read. Written on rank 0 into the
 work dir every ``interval`` iterations (match the CheckpointHook's) and at the end of training
-(``udm_latest.pth``).
+(``udm_latest.pth``). In a multi-process run every rank first checks that the replicas agree
+(``mmagic_ext.distributed_wrapper.log_replica_agreement``), so every rank must run the hook.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+
+from mmagic_ext.distributed_wrapper import log_replica_agreement
 
 
 class UDMCheckpointExportHook(Hook):
@@ -28,6 +31,8 @@ class UDMCheckpointExportHook(Hook):
         self.save_last = save_last
 
     def _export(self, runner, label) -> None:
+        # distributed: every rank takes part; rank 0 logs whether the replicas are identical
+        log_replica_agreement(runner, "the UDM editor")
         if not is_main_process():
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model

@@ -22,8 +22,12 @@ visualizer = dict(_delete_=True, type='Visualizer', vis_backends=[dict(type='Loc
 
 env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
                dist_cfg=dict(backend='nccl'))
-# Single-process training (CPU or one GPU). Multi-GPU NDR training is done through BasicSR
-# (`basicsr train` with torchrun); the MMagic editor does not synchronise gradients across ranks.
+# Data-parallel training: `torchrun --nproc_per_node=N -m mmagic_ext.train CONFIG --launcher pytorch`.
+# The editor averages its own gradients across ranks (its steps call the bare networks, so DDP would
+# not synchronise them); DegplugReplicaWrapper only starts every rank from rank 0's weights and needs
+# no GPU device ids. dist_cfg.backend is used on GPUs ('nccl'); on a machine without CUDA
+# `mmagic_ext.train` initialises the process group with 'gloo' itself (mmengine's init_dist needs CUDA).
+model_wrapper_cfg = dict(type='mmagic.DegplugReplicaWrapper')  # scoped: mmengine's Runner looks it up from its root registry
 randomness = dict(seed=0)  # BasicSR's manual_seed: 0
 
 val_cfg = dict(type='MultiValLoop')

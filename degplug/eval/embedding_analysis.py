@@ -99,23 +99,30 @@ def parameter_features(params: list[PipelineParams | None]) -> dict[str, list[fl
     return columns
 
 
-def pearson(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Pearson correlation over the entries where both are finite; NaN with < 3 entries or no spread."""
+def pearson(x: torch.Tensor, y: torch.Tensor, min_samples: int = 3) -> float:
+    """Pearson correlation over the entries where both are finite; NaN with fewer than
+    ``min_samples`` such entries or no spread."""
     keep = torch.isfinite(x) & torch.isfinite(y)
     x, y = x[keep].double(), y[keep].double()
-    if x.numel() < 3:
+    if x.numel() < max(3, min_samples):
         return math.nan
     x, y = x - x.mean(), y - y.mean()
     denominator = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
     return float((x * y).sum()) / denominator if denominator > 1e-12 else math.nan
 
 
-def correlate(vectors: torch.Tensor, dimensions: list[int], features: dict[str, list[float]]) -> dict[int, dict[str, float]]:
-    """Pearson correlation of each listed dimension of ``vectors`` (N×D) with each feature column."""
+def correlate(
+    vectors: torch.Tensor, dimensions: list[int], features: dict[str, list[float]], min_samples: int = 8
+) -> dict[int, dict[str, float]]:
+    """Pearson correlation of each listed dimension of ``vectors`` (N×D) with each feature column.
+
+    A parameter seen on fewer than ``min_samples`` images gets NaN: a handful of points gives
+    |r| near 1 by chance.
+    """
     result = {}
     for dim in dimensions:
         column = vectors[:, dim]
-        result[dim] = {name: pearson(column, torch.tensor(values)) for name, values in features.items()}
+        result[dim] = {name: pearson(column, torch.tensor(values), min_samples) for name, values in features.items()}
     return result
 
 

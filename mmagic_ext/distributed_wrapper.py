@@ -28,7 +28,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from degplug.utils.distributed import broadcast_module, checksums_across_ranks, rank_and_world_size
+from degplug.utils.distributed import (
+    broadcast_module,
+    checksums_across_ranks,
+    rank_and_world_size,
+)
 
 
 class DegplugReplicaWrapper(nn.Module):

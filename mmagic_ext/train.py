@@ -63,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     if not config_path.is_file():
         print(f"mmagic_ext.train: error: config file {str(config_path)!r} does not exist", file=sys.stderr)
         return 2
-    import mmagic_ext  # noqa: F401  (registers degplug)
     from mmengine.config import Config
     from mmengine.runner import Runner
+
+    import mmagic_ext  # noqa: F401  (registers degplug)
 
     cfg = Config.fromfile(str(config_path))
     cfg.merge_from_dict(args.cfg_options)

@@ -10,10 +10,15 @@ import sys
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
 
 from degplug.ndr.checkpoint import load_restorer
 from degplug.udm.model import UniversalDegradationModel
+from mmagic_ext.distributed_wrapper import DegplugReplicaWrapper
 from tests.integration import test_mmagic_ndr, test_mmagic_udm
+from tests.unit.test_mmagic_distributed_wrapper import _Synchronising
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +29,7 @@ def _torchrun(config, cwd, env) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "-m", "mmagic_ext.train", str(config), "--launcher", "pytorch"]
     env = dict(env, PYTHONPATH=str(test_mmagic_udm.REPO))
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 def _log(work) -> str:
@@ -57,3 +62,32 @@ def test_ndr_trains_in_two_gloo_processes_with_identical_replicas(tmp_path, subp
     restorer = load_restorer(work / "ndr_latest.pth")
     out = restorer(torch.rand(1, 3, 32, 32))
     assert torch.isfinite(out).all()
+
+
+def _worker(rank: int, init_file: str, results) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(rank)  # different weights on each rank
+        module = _Synchronising(3, 3)
+        module.register_buffer("stat", torch.full((2,), float(rank)))
+        DegplugReplicaWrapper(module)
+        try:
+            DegplugReplicaWrapper(nn.Linear(3, 3))
+            refused = False
+        except ValueError as error:
+            refused = "synchronises_gradients" in str(error)
+        results[rank] = (module.weight.detach().clone(), module.stat.clone(), refused)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_ranks_start_from_rank_0_weights_and_refuse_unsynchronised_models(tmp_path):
+    context = mp.get_context("spawn")
+    with context.Manager() as manager:
+        results = manager.dict()
+        mp.start_processes(_worker, args=(str(tmp_path / "init"), results), nprocs=2, start_method="spawn")
+        (weight0, stat0, refused0), (weight1, stat1, refused1) = results[0], results[1]
+    torch.manual_seed(0)
+    assert torch.equal(weight0, _Synchronising(3, 3).weight.detach())  # rank 0's own initialisation
+    assert torch.equal(weight1, weight0) and torch.equal(stat1, stat0) and torch.equal(stat0, torch.zeros(2))
+    assert refused0 and refused1

@@ -3,8 +3,9 @@
 Prints a markdown table. Batch 1, ``torch.no_grad()``, a warm-up call, then ``--repeats`` timed
 calls per model and size, interleaved between the models so that load changes on a shared
 machine hit both alike; the median is reported. Peak memory: on CUDA, the allocator's peak; on
-the CPU, the growth of the process's peak resident set during one forward, measured in a fresh
-process per model and size (``resource.getrusage``).
+the CPU, the growth of the resident set during one forward above the level before it, measured in a
+fresh process per model and size (sampled from /proc/self/statm every 2 ms, and
+``resource.getrusage``'s peak).
 
 Models:
   - ``NDRRestoreNet``: degplug's default (width 48, blocks 4/6/6/8, heads 1/2/4/6, 3 refinement).
@@ -22,6 +23,7 @@ import argparse
 import multiprocessing
 import resource
 import statistics
+import threading
 import time
 
 import torch
@@ -58,16 +60,35 @@ def count_flops(model: torch.nn.Module, size: int, device: torch.device) -> int:
     return counter.get_total_flops()
 
 
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
 def _cpu_peak_memory_worker(name: str, size: int, threads: int, queue) -> None:
     torch.set_num_threads(threads)
     model = build_model(name).eval()
     x = torch.rand(1, 3, size, size)
     with torch.no_grad():
         model(torch.rand(1, 3, 64, 64))  # allocator and kernels warmed up on a small input
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        baseline = _resident_bytes()
+        peak = [baseline]
+        done = threading.Event()
+
+        def sample() -> None:
+            # ru_maxrss alone misses peaks that the allocator gives back with madvise; sample too.
+            while not done.is_set():
+                peak[0] = max(peak[0], _resident_bytes())
+                time.sleep(0.002)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        before_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        sampler.start()
         model(x)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((after - before) * 1024)  # ru_maxrss is in KiB on Linux
+        done.set()
+        sampler.join()
+        after_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    queue.put(max(peak[0] - baseline, after_max - before_max))
 
 
 def cpu_peak_memory(name: str, size: int, threads: int) -> int:

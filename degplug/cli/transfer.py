@@ -24,6 +24,7 @@ from degplug.cli.image_files import (
 )
 from degplug.cli.udm_options import add_udm_arguments, load_udm
 from degplug.data.image_io import write_image
+from degplug.udm.video import degrade_video, is_video_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .png (single input) or output folder")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthesis noise state (default 0)")
     parser.add_argument("--mix-local", default=None, metavar="REF2", help="take the local (spatially varying) embedding e_l from this image")
+    parser.add_argument("--frames", action="store_true", help="treat an --input folder as one video sequence (frames in name order)")
+    parser.add_argument(
+        "--temporal-correlation", type=float, default=0.8, metavar="RHO",
+        help="for frames/videos: correlation of the random state between consecutive frames, 0 = independent, 1 = frozen (default 0.8)",
+    )
 
 
 def _output_paths(inputs: list[Path], root: Path | None, out: Path) -> list[Path]:
@@ -48,8 +54,10 @@ def _output_paths(inputs: list[Path], root: Path | None, out: Path) -> list[Path
 
 
 def run(args: argparse.Namespace) -> int:
-    inputs, root = list_inputs(args.input, "--input")
-    targets = _output_paths(inputs, root, Path(args.out))
+    sequence = args.frames or is_video_file(args.input)
+    if not sequence:
+        inputs, root = list_inputs(args.input, "--input")
+        targets = _output_paths(inputs, root, Path(args.out))
     model, device = load_udm(args)
     with torch.no_grad():
         embedding = model.encode(read_udm_image(Path(args.ref), "--ref", device))
@@ -57,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
             if model.config.map_channels == 0:
                 raise ValueError(f"--mix-local: the UDM in {args.ckpt!r} has no local encoder (map_channels = 0)")
             embedding = embedding.mix(model.encode(read_udm_image(Path(args.mix_local), "--mix-local", device)))
+        if sequence:
+            # One degradation for the whole sequence, with temporally correlated random states.
+            count = degrade_video(model, embedding, args.input, args.out, seed=args.seed,
+                                  correlation=args.temporal_correlation, device=device)
+            print(f"wrote {count} frame(s) to {args.out}")
+            return 0
 
     def transfer_one(index: int, path: Path, clean: torch.Tensor) -> None:
         with torch.no_grad():

@@ -28,11 +28,9 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from degplug.ndr.checkpoint import save_restorer
 from degplug.ndr.degrad_net import NDRDegradNet
-from degplug.ndr.evaluation import TaskMetrics, metrics_table_markdown, restore_padded
+from degplug.ndr.evaluation import TaskMetrics, image_scores, metrics_table_markdown, restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
-from degplug.eval.metrics import psnr
-from degplug.losses.ssim import ssim
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from basicsr_ext.runtime import log_replica_agreement, place_on_device
 
@@ -121,8 +119,8 @@ class NDRModel(BaseModel):
             self.feed_data(data)
             self.test()
             tasks = self.tasks or ["all"] * self.lq.shape[0]
-            values_psnr = psnr(self.output, self.gt).tolist()
-            values_ssim = ssim(self.output, self.gt).tolist()
+            scores_psnr, scores_ssim = image_scores(self.output, self.gt)
+            values_psnr, values_ssim = scores_psnr.tolist(), scores_ssim.tolist()
             for task, p, s in zip(tasks, values_psnr, values_ssim):
                 per_task[task]["psnr"].append(p)
                 per_task[task]["ssim"].append(s)

@@ -1,7 +1,7 @@
 """NDRTaskMetric: NDR-Restore's all-in-one table in MMagic, PSNR/SSIM per task and their average.
 
 Reads ``NDREditor`` data samples (``output.pred_img`` vs ``gt_img``, 3×H×W in [0, 255], metainfo
-``task``); per image it uses ``degplug.eval.metrics.psnr`` and ``degplug.losses.ssim.ssim`` on RGB
+``task``); per image it uses ``degplug.ndr.evaluation.image_scores`` (PSNR, SSIM) on RGB
 in [0, 1] (SPEC §2's protocol), per task ``degplug.ndr.evaluation.TaskMetrics`` means, and the
 "Average" row of ``average_metrics`` (unweighted over tasks). The markdown table is logged.
 Results are ``'<prefix>/<task>/PSNR'``, ``'<prefix>/<task>/SSIM'`` and ``'<prefix>/Average/...'``.
@@ -17,9 +17,7 @@ import torch
 from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmengine.logging import print_log
 
-from degplug.eval.metrics import psnr
-from degplug.losses.ssim import ssim
-from degplug.ndr.evaluation import TaskMetrics, average_metrics, metrics_table_markdown
+from degplug.ndr.evaluation import TaskMetrics, average_metrics, image_scores, metrics_table_markdown
 
 
 def _image(value) -> torch.Tensor:
@@ -43,11 +41,11 @@ class NDRTaskMetric(BaseSampleWiseMetric):
             target = sample.get("gt_img")
             if predicted is None or target is None:
                 raise ValueError("NDRTaskMetric needs 'pred_img' (or output.pred_img) and 'gt_img' in each data sample")
-            predicted, target = _image(predicted), _image(target)
+            scores_psnr, scores_ssim = image_scores(_image(predicted), _image(target))
             self.results.append({
                 "task": str(sample.get("task", "all")),
-                "psnr": float(psnr(predicted, target).mean()),
-                "ssim": float(ssim(predicted, target).mean()),
+                "psnr": float(scores_psnr.mean()),
+                "ssim": float(scores_ssim.mean()),
             })
 
     def compute_metrics(self, results: list[dict]) -> dict:

@@ -49,6 +49,11 @@ def restore_padded(
     return crop_to(restored, height, width).clamp(0.0, 1.0)
 
 
+def image_scores(restored: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The protocol's per-image scores: (PSNR in dB, SSIM), each N values. Both N×3×H×W in [0, 1]."""
+    return psnr(restored, gt), ssim(restored, gt)
+
+
 @dataclass
 class TaskMetrics:
     """Mean metrics of one task (e.g. ``"CBSD68 σ25"``) over ``images`` test images."""

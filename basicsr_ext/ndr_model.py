@@ -32,7 +32,7 @@ from degplug.ndr.evaluation import TaskMetrics, image_scores, metrics_table_mark
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
-from basicsr_ext.runtime import log_replica_agreement, place_on_device
+from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 
 TRAIN_KEYS = {"schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase"}
 
@@ -54,7 +54,7 @@ class NDRModel(BaseModel):
         if not isinstance(self.get_bare_model(self.net_g), NDRRestoreNet):
             raise ValueError("NDRModel: network_g.type must be NDRRestoreNet")
         self.print_network(self.net_g)
-        self._load_pretrained("g", self.net_g)
+        load_pretrained(self, "g", self.net_g)
         if self.is_train:
             self.init_training_settings()
 
@@ -62,18 +62,12 @@ class NDRModel(BaseModel):
         # No DDP wrapper: the training step calls the bare networks; gradients are averaged explicitly.
         return place_on_device(self, net)
 
-    def _load_pretrained(self, label: str, net) -> None:
-        path = self.opt["path"].get(f"pretrain_network_{label}")
-        if path is not None:
-            param_key = self.opt["path"].get(f"param_key_{label}", "params")
-            self.load_network(net, path, self.opt["path"].get(f"strict_load_{label}", True), param_key)
-
     def init_training_settings(self) -> None:
         train_opt = self.opt["train"]
         self.net_degrad = self.model_to_device(build_network(self.opt["network_degrad"]))
         if not isinstance(self.get_bare_model(self.net_degrad), NDRDegradNet):
             raise ValueError("NDRModel: network_degrad.type must be NDRDegradNet")
-        self._load_pretrained("degrad", self.net_degrad)
+        load_pretrained(self, "degrad", self.net_degrad)
         self.net_g.train()
         self.net_degrad.train()
         self.training_step = NDRTrainingStep(**{k: v for k, v in train_opt.items() if k in TRAIN_KEYS - {"grad_clip"}})

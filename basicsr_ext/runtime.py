@@ -142,3 +142,12 @@ def patch_basicsr_for_cpu(dist_backend: str | None = None) -> None:
     basicsr_options.init_dist = init_dist
     dist_util.init_dist = init_dist
     _PATCHED = True
+
+
+def load_pretrained(model, label: str, net) -> None:
+    """Load ``path.pretrain_network_<label>`` into ``net`` when set (BasicSR's convention, also used
+    by its resume, which points that key at ``net_<label>_<iter>.pth``)."""
+    path = model.opt["path"].get(f"pretrain_network_{label}")
+    if path is not None:
+        param_key = model.opt["path"].get(f"param_key_{label}", "params")
+        model.load_network(net, path, model.opt["path"].get(f"strict_load_{label}", True), param_key)

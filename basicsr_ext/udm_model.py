@@ -30,7 +30,7 @@ from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.distributed import average_gradients, broadcast_buffers, broadcast_module
 from degplug.utils.random import make_generator
-from basicsr_ext.runtime import log_replica_agreement, place_on_device
+from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 
 DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
 
@@ -58,7 +58,7 @@ class UDMModel(BaseModel):
         if not isinstance(self.get_bare_model(self.net_g), UniversalDegradationModel):
             raise ValueError("UDMModel: network_g.type must be UniversalDegradationModel")
         self.print_network(self.net_g)
-        self._load_pretrained("g", self.net_g)
+        load_pretrained(self, "g", self.net_g)
         self.metric_set = None
         self.batch: dict[str, torch.Tensor] = {}
         if self.is_train:
@@ -67,12 +67,6 @@ class UDMModel(BaseModel):
     def model_to_device(self, net):
         # No DDP wrapper: the training step calls the bare networks; gradients are averaged explicitly.
         return place_on_device(self, net)
-
-    def _load_pretrained(self, label: str, net) -> None:
-        path = self.opt["path"].get(f"pretrain_network_{label}")
-        if path is not None:
-            param_key = self.opt["path"].get(f"param_key_{label}", "params")
-            self.load_network(net, path, self.opt["path"].get(f"strict_load_{label}", True), param_key)
 
     @property
     def udm(self) -> UniversalDegradationModel:
@@ -88,7 +82,7 @@ class UDMModel(BaseModel):
         broadcast_module(self.training_step)  # distributed: every rank starts from rank 0's critic and MoCo state
         self.net_d = self.training_step.discriminator
         if self.net_d is not None:
-            self._load_pretrained("d", self.net_d)
+            load_pretrained(self, "d", self.net_d)
             self.net_d.train()
         self.ema_decay = train_opt.get("ema_decay", 0)
         if self.ema_decay > 0:

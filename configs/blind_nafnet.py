@@ -33,13 +33,16 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=200000, val_interval=5000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='MultiValLoop')   # MMagic's loops drive its Evaluator
+test_cfg = dict(type='MultiTestLoop')
 val_evaluator = dict(type='Evaluator', metrics=[dict(type='PSNR'), dict(type='SSIM')])
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-3, betas=(0.9, 0.9)))
 param_scheduler = dict(type='CosineAnnealingLR', by_epoch=False, T_max=200000, eta_min=1e-7)
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, save_optimizer=True, max_keep_ckpts=5),
+# out_dir=None: checkpoints go into the work dir, where `--resume` looks for them (MMagic's default
+# runtime would put them under ./work_dirs/ relative to the current directory instead).
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5000, by_epoch=False, out_dir=None,
+                                     save_optimizer=True, max_keep_ckpts=5),
                      logger=dict(type='LoggerHook', interval=100))
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)

@@ -24,7 +24,8 @@ def tiny_options(iterations: int, **weights) -> dict:
     options["datasets"]["train"].update(crop_size=32, batch_size_per_gpu=2, dataset_enlarge_ratio=2)
     options["datasets"]["val"].update(crop_size=32, repeat=1)
     options["train"]["total_iter"] = iterations
-    options["train"]["udm"]["weights"].update(weights)
+    # every loss term on (the demo itself trains without colour/diversity/GAN), so the test covers them all
+    options["train"]["udm"]["weights"].update({"color": 1.0, "diversity": 0.1, "gan": 0.05, **weights})
     options["val"]["val_freq"] = iterations
     options["logger"].update(print_freq=1, save_checkpoint_freq=2)
     return options

@@ -19,7 +19,7 @@ TINY_SIZES = dict(embed_dim=16, map_channels=2, encoder_width=8, long_kernel=3, 
 TINY_CONFIG = """
 _base_ = {demo!r}
 work_dir = {work_dir!r}
-model = dict(generator=dict({sizes}), training=dict(queue_size=8, weights=dict(similarity=0.0, l1=1.0)))
+model = dict(generator=dict({sizes}), training=dict(queue_size=8, weights=dict(similarity=0.0, l1=1.0, color=1.0, diversity=0.1)))
 train_dataloader = dict(batch_size=2, dataset=dict(crop_size=32, repeat=1))
 val_dataloader = dict(dataset=dict(crop_size=48))
 test_dataloader = val_dataloader

@@ -192,6 +192,8 @@ class UDMModel(BaseModel):
             results = {f"reproduction/{k}": v for k, v in self.metric_set(self.output, self.batch["lq"]).items()}
             if self.output_transfer is not None:
                 results.update({f"transfer/{k}": v for k, v in self.metric_set(self.output_transfer, self.batch["lq_b"]).items()})
+                # the "do nothing" baseline transfer has to beat: the clean target itself
+                results.update({f"identity/{k}": v for k, v in self.metric_set(self.batch["gt_b"], self.batch["lq_b"]).items()})
             for key, values in results.items():
                 sums[key] = sums.get(key, 0.0) + float(values.sum())
             count += self.batch["lq"].shape[0]

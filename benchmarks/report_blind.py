@@ -2,8 +2,9 @@
 
     python benchmarks/report_blind.py [--udm CKPT] [--udm-iterations 200] [--restorer-iterations 150]
 
-1. A demo UDM: loaded from ``--udm`` or trained here through ``UDMTrainingStep`` (small config,
-   L1 + rate + contrastive + colour + diversity terms, no GAN/DISTS) on the embedded training
+1. A demo UDM: loaded from ``--udm`` (e.g. the demo run of options/udm_demo.yml, trained on the
+   ``homogeneous`` preset, which contains this composition) or trained here through
+   ``UDMTrainingStep`` (small config, the demo recipe: L1 + rate + contrastive) on the embedded training
    photographs degraded by the composition ``gaussian_blur (σ 0.8–2.5) → gaussian_noise (σ 2–10)``
    (a sub-family of the ``homogeneous`` preset).
 2. Operator mode: held-out crops (embedded ``val`` photographs) degraded by that composition;
@@ -55,11 +56,11 @@ def train_udm(iterations: int, crop: int, batch: int) -> UniversalDegradationMod
     options = UDMTrainingOptions.from_dict({
         "dists_pretrained": False, "queue_size": 32,
         "weights": {"similarity": 0.0, "l1": 1.0, "rate_g": 1e-4, "rate_l": 1.0, "contrastive": 1e-4,
-                    "color": 1.0, "diversity": 0.1, "gan": 0.0},
+                    "color": 0.0, "diversity": 0.0, "gan": 0.0},  # the demo recipe (options/udm_demo.yml)
     })
     step = UDMTrainingStep(model, options)
     groups = step.parameter_groups()
-    main = torch.optim.Adam(groups["main"], lr=1e-3, eps=1e-3)
+    main = torch.optim.Adam(groups["main"], lr=2e-3, eps=1e-3)
     aux = torch.optim.Adam(groups["aux"], lr=1e-3)
     data = TransferTupleDataset("embedded:train", COMPOSITION, crop_size=crop, seed=0, repeat=10**6)
     loader = iter(torch.utils.data.DataLoader(data, batch_size=batch, num_workers=0))

@@ -47,7 +47,7 @@ def test_udm_trains_validates_and_resumes_through_the_basicsr_command(tmp_path, 
     assert (experiment / "training_states" / "2.state").is_file()
     assert (experiment / "training_states" / "2.contrast.pth").is_file()
     log = "\n".join(p.read_text() for p in experiment.glob("train_udm_test_*.log"))
-    assert "transfer/ssim" in log and "reproduction/psnr" in log
+    assert "transfer/ssim" in log and "reproduction/psnr" in log and "identity/ssim" in log
     assert "lpips: unavailable" in log or "lpips:" in log
     panels = list((experiment / "visualization").rglob("*.png"))
     assert panels, "validation must save transfer panels"

@@ -109,7 +109,14 @@ class PlugAndPlayHQS(nn.Module):
             for _ in range(self.data_steps):
                 with torch.enable_grad():
                     x.requires_grad_(True)
-                    objective = 0.5 * ((operator(x) - y) ** 2).sum() + 0.5 * mu * ((x - z) ** 2).sum()
+                    applied = operator(x)
+                    if not applied.requires_grad:
+                        raise TypeError(
+                            "PlugAndPlayHQS: the operator's output does not depend differentiably on x (no "
+                            "gradient); the data step needs a differentiable A(x), e.g. torch ops rather than "
+                            "OpenCV/NumPy (degplug's degradation operators run OpenCV on CPU float32 input)"
+                        )
+                    objective = 0.5 * ((applied - y) ** 2).sum() + 0.5 * mu * ((x - z) ** 2).sum()
                     (gradient,) = torch.autograd.grad(objective, x)
                 x = (x - step * gradient).detach()
             with torch.no_grad():

@@ -75,6 +75,16 @@ def test_plug_and_play_hqs_with_the_true_blur_beats_the_identity_operator():
     assert error(oracle) < error(degraded)
 
 
+def test_plug_and_play_hqs_rejects_an_operator_without_gradient():
+    from degplug.degradations.blur import GaussianBlur, GaussianBlurParams
+    from degplug.degradations.filtering import filter2d
+
+    kernel = GaussianBlur.kernel(GaussianBlurParams(kernel_size=7, sigma_x=1.5, sigma_y=1.5, rotation=0.0))
+    opencv_blur = lambda image: filter2d(image, kernel)  # noqa: E731  (OpenCV on CPU float32: no autograd)
+    with pytest.raises(TypeError, match="differentiabl"):
+        PlugAndPlayHQS(iterations=1, data_steps=1).restore(smooth_image(16, 16), opencv_blur)
+
+
 def test_udm_stays_frozen_and_outside_the_wrapper_parameters():
     udm = tiny_udm()
     restorer = nn.Conv2d(3, 3, 3, padding=1)

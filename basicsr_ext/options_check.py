@@ -79,10 +79,14 @@ def check_options(path: str | os.PathLike, registries: dict | None = None) -> di
     for phase, dataset in (options.get("datasets") or {}).items():
         if not isinstance(dataset, dict):
             raise OptionsError(f"{file}: datasets.{phase} must be a mapping")
-        for key, value in dataset.items():
-            if (key.startswith("dataroot") or key.endswith("_folder")) and isinstance(value, str):
-                if not value.startswith("embedded:") and not Path(value).exists():
-                    raise OptionsError(f"{file}: datasets.{phase}.{key} = {value!r} does not exist")
+        places = [(f"datasets.{phase}", dataset)]
+        # all-in-one datasets list their folders per task
+        places += [(f"datasets.{phase}.tasks[{i}]", task) for i, task in enumerate(dataset.get("tasks") or []) if isinstance(task, dict)]
+        for where, block in places:
+            for key, value in block.items():
+                if (key.startswith("dataroot") or key.endswith("_folder")) and isinstance(value, str):
+                    if not value.startswith("embedded:") and not Path(value).exists():
+                        raise OptionsError(f"{file}: {where}.{key} = {value!r} does not exist")
 
     if registries is not None:
         model_registry = registries["model"]

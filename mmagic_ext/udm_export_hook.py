@@ -1,49 +1,21 @@
 """UDMCheckpointExportHook: writes degplug's self-describing ``udm_<iter>.pth`` while MMagic trains.
 
 These files are what ``degplug transfer --ckpt``, ``UniversalDegradationModel.from_checkpoint``
-and BasicSR's ``UDMModel`` (via ``mmagic_ext.udm_checkpoints``) read. Written on rank 0 into the
-work dir every ``interval`` iterations (match the CheckpointHook's) and at the end of training
-(``udm_latest.pth``). In a multi-process run every rank first checks that the replicas agree
-(``mmagic_ext.distributed_wrapper.log_replica_agreement``), so every rank must run the hook.
+and BasicSR's ``UDMModel`` (via ``mmagic_ext.udm_checkpoints``) read. Schedule, location and the
+distributed check: :class:`mmagic_ext.export_hook.CheckpointExportHook`.
 """
 
 from __future__ import annotations
 
-import os.path as osp
-
-from mmengine.dist import is_main_process
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-
-from mmagic_ext.distributed_wrapper import log_replica_agreement
+from mmagic_ext.export_hook import CheckpointExportHook
 
 
-class UDMCheckpointExportHook(Hook):
+class UDMCheckpointExportHook(CheckpointExportHook):
     """Export the editor's UniversalDegradationModel as ``<out_dir or work_dir>/udm_<iter>.pth``."""
 
-    priority = "VERY_LOW"
+    prefix = "udm"
+    replicas = "the UDM editor"
 
-    def __init__(self, interval: int = 5000, out_dir: str | None = None, save_last: bool = True) -> None:
-        if interval < 1:
-            raise ValueError(f"UDMCheckpointExportHook: interval must be >= 1, got {interval}")
-        self.interval = int(interval)
-        self.out_dir = out_dir
-        self.save_last = save_last
-
-    def _export(self, runner, label) -> None:
-        # distributed: every rank takes part; rank 0 logs whether the replicas are identical
-        log_replica_agreement(runner, "the UDM editor")
-        if not is_main_process():
-            return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        path = osp.join(self.out_dir or runner.work_dir, f"udm_{label}.pth")
+    def write(self, model, path: str) -> str:
         model.generator.save_checkpoint(path)
-        runner.logger.info(f"UDM exported for degplug: {path}")
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        if self.every_n_train_iters(runner, self.interval):
-            self._export(runner, runner.iter + 1)
-
-    def after_train(self, runner) -> None:
-        if self.save_last:
-            self._export(runner, "latest")
+        return "UDM"

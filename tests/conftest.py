@@ -17,6 +17,21 @@ torch.set_num_threads(1)
 VENV_BIN = Path(sys.executable).parent
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_mmagic_command(command: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """Run an MMagic command line (``mim train|test ...``) with degplug importable; assert it
+    succeeded and return its output. torch >= 2.6 needs TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD for
+    mmengine's resume and test loads."""
+    import subprocess
+
+    env = dict(env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONPATH=str(REPO))
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
 def command_path(name: str) -> str:
     """A console script installed beside the running interpreter (the project's venv)."""
     path = VENV_BIN / name

@@ -1,7 +1,6 @@
 """The blind wrapper's MMagic config (configs/blind_nafnet_demo.py) through ``mim train`` / ``--resume`` / ``mim test``."""
 
 import os
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import torch
 from degplug.udm.config import UDMConfig
 from degplug.udm.latent_pool import LatentPool
 from degplug.udm.model import UniversalDegradationModel
-from tests.conftest import command_path
+from tests.conftest import command_path, run_mmagic_command
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +34,6 @@ def _write_config(path: Path, work_dir: Path, udm: Path, pool: Path, iters: int)
     return path
 
 
-def _run(command, cwd, env):
-    env = dict(env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONPATH=str(REPO))
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 def _frozen_udm_and_pool(root: Path) -> tuple[Path, Path]:
     torch.manual_seed(0)
     udm = UniversalDegradationModel(**UDMConfig.small(embed_dim=16, encoder_width=8, synthesis_width=8, rate_hidden=8).to_dict())
@@ -60,20 +52,20 @@ def test_blind_nafnet_demo_trains_resumes_and_tests_through_mim(tmp_path):
     work = tmp_path / "work"
     config = _write_config(tmp_path / "blind_tiny.py", work, udm_path, pool_path, iters=2)
 
-    first = _run([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], tmp_path, env)
+    first = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], tmp_path, env)
     assert "Iter(train) [2/2]" in first and (work / "iter_2.pth").is_file()
     first_state = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
     assert first_state and all(key.startswith(("generator.", "data_preprocessor.")) for key in first_state), \
         "the frozen UDM must not be saved as part of the trained restorer"
 
     _write_config(config, work, udm_path, pool_path, iters=4)
-    resumed = _run([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], tmp_path, env)
+    resumed = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], tmp_path, env)
     assert "resumed epoch: 0, iter: 2" in resumed
     assert "Iter(train) [1/4]" not in resumed and "Iter(train) [4/4]" in resumed
     resumed_state = torch.load(work / "iter_4.pth", map_location="cpu", weights_only=False)["state_dict"]
     assert any(not torch.equal(first_state[k], resumed_state[k]) for k in first_state), "resumed run did not train"
     assert udm_path.read_bytes() == udm_bytes, "training must never write to the frozen UDM checkpoint"
 
-    tested = _run([command_path("mim"), "test", "mmagic", str(config), "--checkpoint", str(work / "iter_4.pth"),
+    tested = run_mmagic_command([command_path("mim"), "test", "mmagic", str(config), "--checkpoint", str(work / "iter_4.pth"),
                    "--work-dir", str(work)], tmp_path, env)
     assert "Iter(test)" in tested and "PSNR" in tested and "SSIM" in tested

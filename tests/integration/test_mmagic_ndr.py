@@ -1,14 +1,13 @@
 """NDR-Restore through MMagic's real entry points: mim train, --resume, mim test, degplug export."""
 
 import os
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import command_path
+from tests.conftest import command_path, run_mmagic_command
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +40,6 @@ def _write_config(path: Path, work_dir: Path, iters: int) -> Path:
     return path
 
 
-def _run(command, cwd, env):
-    env = dict(env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONPATH=str(REPO))
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def mmagic_run(tmp_path_factory):
     """``mim train`` 2 iterations of a tiny NDR-Restore (alternate schedule), then ``--resume`` to 4."""
@@ -55,10 +47,10 @@ def mmagic_run(tmp_path_factory):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     work = root / "work"
     config = _write_config(root / "ndr_tiny.py", work, iters=2)
-    first = _run([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], root, env)
+    first = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], root, env)
     assert (work / "iter_2.pth").is_file() and (work / "ndr_2.pth").is_file()
     _write_config(config, work, iters=4)
-    resumed = _run([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], root, env)
+    resumed = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], root, env)
     return {"root": root, "work": work, "config": config, "env": env, "first_log": first, "resume_log": resumed}
 
 
@@ -74,7 +66,7 @@ def test_mim_train_logs_both_half_steps_and_resumes_from_its_last_checkpoint(mma
 
 def test_mim_test_evaluates_the_checkpoint_per_task(mmagic_run):
     work = mmagic_run["work"]
-    log = _run([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint", str(work / "iter_4.pth"),
+    log = run_mmagic_command([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint", str(work / "iter_4.pth"),
                 "--work-dir", str(work)], mmagic_run["root"], mmagic_run["env"])
     assert "Iter(test)" in log and "restoration/PSNR" in log
     assert "NDR/sr_x2/PSNR" in log and "NDR/Average/SSIM" in log and "| denoise_25 |" in log

@@ -1,6 +1,5 @@
 """UDM through MMagic's real entry points (mim train/test, resume) and checkpoints shared with BasicSR."""
 
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -8,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import command_path
+from tests.conftest import command_path, run_mmagic_command
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +38,6 @@ def _write_config(path: Path, work_dir: Path, iters: int) -> Path:
     return path
 
 
-def _run(command, cwd, env):
-    env = dict(env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONPATH=str(REPO))
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def mmagic_run(tmp_path_factory):
     """``mim train`` 2 iterations of a tiny UDM, then ``--resume`` to 4."""
@@ -55,10 +47,10 @@ def mmagic_run(tmp_path_factory):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     work = root / "work"
     config = _write_config(root / "udm_tiny.py", work, iters=2)
-    _run([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], root, env)
+    run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], root, env)
     assert (work / "iter_2.pth").is_file() and (work / "udm_2.pth").is_file()
     _write_config(config, work, iters=4)
-    resumed = _run([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], root, env)
+    resumed = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], root, env)
     return {"root": root, "work": work, "config": config, "env": env, "resume_log": resumed}
 
 
@@ -68,7 +60,7 @@ def test_mim_train_resumes_from_its_last_checkpoint_and_mim_test_evaluates_it(mm
     assert "Iter(train) [1/4]" not in mmagic_run["resume_log"] and "Iter(train) [4/4]" in mmagic_run["resume_log"]
     assert (work / "iter_4.pth").is_file() and (work / "udm_4.pth").is_file()
     assert list(work.glob("*/vis_data/udm_panels/val_4/*.png")), "no transfer panels saved"
-    log = _run([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint", str(work / "iter_4.pth"),
+    log = run_mmagic_command([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint", str(work / "iter_4.pth"),
                 "--work-dir", str(work)], mmagic_run["root"], mmagic_run["env"])
     assert "Iter(test)" in log and "reproduction/PSNR" in log
     assert "UDM/reproduction/lpips: unavailable" in log
@@ -99,7 +91,7 @@ def test_basicsr_trained_udm_loads_into_the_mmagic_editor_with_identical_outputs
 
     options = tmp_path / "udm_tiny.yml"
     options.write_text(yaml.safe_dump(_basicsr_options("udm_interop", iterations=2)))
-    _run([command_path("basicsr"), "train", "-opt", str(options)], tmp_path, subprocess_env)
+    run_mmagic_command([command_path("basicsr"), "train", "-opt", str(options)], tmp_path, subprocess_env)
     models = tmp_path / "experiments" / "udm_interop" / "models"
     editor = MODELS.build(dict(type="UDMEditor", generator=dict(type="UniversalDegradationModel", **TINY_SIZES),
                                training=dict(dists_pretrained=False, queue_size=8, weights=dict(similarity=0.0, l1=1.0))))

@@ -26,13 +26,13 @@ registers the ``"mmagic"`` builder of :mod:`degplug.blind.restorer_factory`.
 from __future__ import annotations
 
 import torch
-from mmengine.model import BaseModel
 from torch import nn
 
 from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
 from degplug.blind.restorer_factory import register_restorer_builder
 from degplug.utils.random import make_generator
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+from mmagic_ext.editor_base import DegplugEditor
 from mmagic_ext.udm_editor import _build
 
 
@@ -49,7 +49,7 @@ def build_mmagic_restorer(config: dict):
 register_restorer_builder("mmagic", build_mmagic_restorer)
 
 
-class BlindRestorationEditor(BaseModel):
+class BlindRestorationEditor(DegplugEditor):
     """A registered restoration arch trained on latent-pool-synthesized pairs (see the module doc)."""
 
     def __init__(
@@ -73,16 +73,6 @@ class BlindRestorationEditor(BaseModel):
         )
         self.seed = int(seed)
         self._local_iteration = 0
-
-    def _iteration(self) -> int:
-        from mmengine.logging import MessageHub
-
-        hub = MessageHub.get_current_instance()
-        iteration = hub.get_info("iter") if hub is not None else None
-        if iteration is None:
-            self._local_iteration += 1
-            return self._local_iteration
-        return int(iteration) + 1
 
     def train_step(self, data: dict, optim_wrapper) -> dict[str, torch.Tensor]:
         if self.pair_synthesizer is None:
@@ -114,17 +104,7 @@ class BlindRestorationEditor(BaseModel):
             results.append(sample)
         return results
 
-    def val_step(self, data: dict) -> list:
-        return self._data_samples(data)
-
-    def test_step(self, data: dict) -> list:
-        return self._data_samples(data)
-
-    def forward(self, inputs, data_samples=None, mode: str = "tensor"):
-        """``mode='tensor'``: the restored ``inputs['lq']`` (N×3×H×W in [0, 1]); ``'predict'``: DataSamples."""
-        if mode == "tensor":
-            lq = inputs["lq"] if isinstance(inputs, dict) else inputs
-            return self.generator(lq)
-        if mode == "predict":
-            return self._data_samples({"inputs": inputs, "data_samples": data_samples})
-        raise ValueError(f"BlindRestorationEditor.forward: mode must be 'tensor' or 'predict', got {mode!r}")
+    def _tensor_output(self, inputs) -> torch.Tensor:
+        """``forward(mode='tensor')``: the restored ``inputs['lq']`` (or ``inputs`` itself), N×3×H×W."""
+        lq = inputs["lq"] if isinstance(inputs, dict) else inputs
+        return self.generator(lq)

@@ -41,7 +41,6 @@ copied to every rank, as BasicSR's ``NDRModel`` does. Both are no-ops in a singl
 from __future__ import annotations
 
 import torch
-from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from torch import nn
 
@@ -51,6 +50,7 @@ from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+from mmagic_ext.editor_base import DegplugEditor
 
 TRAINING_KEYS = ("schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase")
 
@@ -65,7 +65,7 @@ def _build(config: dict | nn.Module | None, what: str) -> nn.Module | None:
     return MODELS.build(dict(config))
 
 
-class NDREditor(BaseModel):
+class NDREditor(DegplugEditor):
     """NDR-Restore trained against NDR-Degrad in MMagic (see the module doc).
 
     Args:
@@ -179,16 +179,6 @@ class NDREditor(BaseModel):
             results.append(sample)
         return results
 
-    def val_step(self, data: dict) -> list:
-        return self._data_samples(data)
-
-    def test_step(self, data: dict) -> list:
-        return self._data_samples(data)
-
-    def forward(self, inputs: dict[str, torch.Tensor], data_samples=None, mode: str = "tensor"):
-        """``mode='tensor'``: the restored ``inputs['lq']`` (N×3×H×W in [0, 1]); ``'predict'``: DataSamples."""
-        if mode == "tensor":
-            return self.predict(inputs["lq"])
-        if mode == "predict":
-            return self._data_samples({"inputs": inputs, "data_samples": data_samples})
-        raise ValueError(f"NDREditor.forward: mode must be 'tensor' or 'predict' (training goes through train_step), got {mode!r}")
+    def _tensor_output(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``forward(mode='tensor')``: the restored ``inputs['lq']`` (N×3×H×W in [0, 1])."""
+        return self.predict(inputs["lq"])

@@ -44,8 +44,6 @@ construction, so it is left out of the editor's checkpoints.
 from __future__ import annotations
 
 import torch
-from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapperDict
 from torch import nn
 
@@ -54,6 +52,7 @@ from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+from mmagic_ext.editor_base import DegplugEditor
 
 OPTIMIZER_OF_GROUP = {"main": "generator", "aux": "entropy", "discriminator": "discriminator"}
 GENERATOR_PREFIX = "training_step.model."
@@ -70,7 +69,7 @@ def _build(config: dict | nn.Module | None, what: str) -> nn.Module | None:
     return MODELS.build(dict(config))
 
 
-class UDMEditor(BaseModel):
+class UDMEditor(DegplugEditor):
     """UDM in MMagic: ``train_step`` over three optimizers, ``val_step``/``test_step`` → DataSamples."""
 
     # Gradients are averaged over the ranks in train_step (see DegplugReplicaWrapper).
@@ -115,15 +114,6 @@ class UDMEditor(BaseModel):
         return {OPTIMIZER_OF_GROUP[name]: params for name, params in self.training_step.parameter_groups().items()}
 
     # ---------------------------------------------------------------- training
-    def _iteration(self) -> int:
-        """The 1-based iteration number (from mmengine's message hub when a Runner drives training)."""
-        hub = MessageHub.get_current_instance()
-        iteration = hub.get_info("iter") if hub is not None else None
-        if iteration is None:
-            self._local_iteration += 1
-            return self._local_iteration
-        return int(iteration) + 1
-
     def _rank(self) -> int:
         from mmengine.dist import get_rank
 
@@ -219,19 +209,9 @@ class UDMEditor(BaseModel):
             results.append(sample)
         return results
 
-    def val_step(self, data: dict) -> list:
-        return self._data_samples(data)
-
-    def test_step(self, data: dict) -> list:
-        return self._data_samples(data)
-
-    def forward(self, inputs: dict[str, torch.Tensor], data_samples=None, mode: str = "tensor"):
-        """``mode='tensor'``: the reproduction (N×3×H×W in [0, 1]); ``'predict'``: DataSamples."""
-        if mode == "tensor":
-            return self.predict(inputs)["output"]
-        if mode == "predict":
-            return self._data_samples({"inputs": inputs, "data_samples": data_samples})
-        raise ValueError(f"UDMEditor.forward: mode must be 'tensor' or 'predict' (training goes through train_step), got {mode!r}")
+    def _tensor_output(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``forward(mode='tensor')``: the reproduction (N×3×H×W in [0, 1])."""
+        return self.predict(inputs)["output"]
 
 
 def _parameters_of(*wrappers) -> list[torch.Tensor]:

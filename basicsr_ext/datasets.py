@@ -25,7 +25,9 @@ def core_kwargs(opt: dict, core_class: type) -> dict:
     accepted = set(inspect.signature(core_class.__init__).parameters) - {"self"}
     kwargs = {}
     for key, value in opt.items():
-        if key in accepted:
+        if key == "phase" and value == "test":
+            kwargs[key] = "val"  # `basicsr test` names its sets test_*: deterministic like validation
+        elif key in accepted:
             kwargs[key] = value
         elif key not in BASICSR_BOOKKEEPING:
             raise ValueError(

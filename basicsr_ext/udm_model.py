@@ -25,6 +25,7 @@ from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from degplug.eval.metrics import build_metrics
+from degplug.eval.udm_table import UDMEvaluation, save_udm_evaluation
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
@@ -208,6 +209,15 @@ class UDMModel(BaseModel):
         for name in self.metric_set.unavailable:
             message += f"\n\t # {name}: unavailable (pretrained weights missing)"
         logger.info(message)
+        if not self.is_train:  # `basicsr test`: the table as files next to the results
+            means: dict[str, dict[str, float]] = {}
+            for key, value in self.metric_averages.items():
+                row, metric = key.split("/")
+                means.setdefault(row, {})[metric] = value
+            evaluation = UDMEvaluation(means, {row: count for row in means}, dict(self.metric_set.unavailable),
+                                       source=dataset_name)
+            for path in save_udm_evaluation(evaluation, osp.join(self.opt["path"]["results_root"], f"{dataset_name}_metrics")):
+                logger.info(f"Metrics table written: {path}")
 
     def _save_panel(self, index: int, current_iter: int) -> None:
         """clean | reference degraded | synthesized | target (transfer), or reproduction without a tuple."""

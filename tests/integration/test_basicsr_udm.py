@@ -64,6 +64,21 @@ def test_udm_trains_validates_and_resumes_through_the_basicsr_command(tmp_path, 
     assert "Resuming training from epoch" in log and "iter: 2" in log
     assert (experiment / "models" / "net_g_4.pth").is_file()
 
+    # `basicsr test` evaluates the checkpoint and writes the metrics table.
+    test_options = yaml.safe_load((DEMO_OPTIONS.parent / "udm_test.yml").read_text())
+    test_options["network_g"] = options_network = tiny_options(iterations=4)["network_g"]
+    assert options_network["type"] == "UniversalDegradationModel"
+    test_options["path"]["pretrain_network_g"] = str(experiment / "models" / "net_g_4.pth")
+    test_options["datasets"]["test_1"].update(crop_size=32, repeat=2)
+    path = tmp_path / "udm_test_options.yml"
+    path.write_text(yaml.safe_dump(test_options))
+    result = subprocess.run([command_path("basicsr"), "test", "-opt", str(path)], cwd=tmp_path, env=subprocess_env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = (tmp_path / "results" / "udm_test" / "embedded_val_homogeneous_metrics.md").read_text()
+    assert "| transfer |" in table and "| identity |" in table and "| reproduction |" in table
+    assert "lpips: unavailable" in table
+
 
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path, subprocess_env):
     assert run_basicsr(tmp_path, tiny_options(iterations=2), subprocess_env).returncode == 0

@@ -46,3 +46,7 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5000, by_ep
                                      save_optimizer=True, max_keep_ckpts=5),
                      logger=dict(type='LoggerHook', interval=100))
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
+# Data-parallel training: `torchrun --nproc_per_node=N -m mmagic_ext.train CONFIG --launcher pytorch`
+# (gloo on a CPU-only machine). The editor averages its own gradients (its train_step calls the bare
+# arch and the frozen UDM), so DegplugReplicaWrapper only starts every rank from rank 0's weights.
+model_wrapper_cfg = dict(type='mmagic.DegplugReplicaWrapper')

@@ -30,6 +30,7 @@ from torch import nn
 
 from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
 from degplug.blind.restorer_factory import register_restorer_builder
+from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor
@@ -51,6 +52,8 @@ register_restorer_builder("mmagic", build_mmagic_restorer)
 
 class BlindRestorationEditor(DegplugEditor):
     """A registered restoration arch trained on latent-pool-synthesized pairs (see the module doc)."""
+
+    synchronises_gradients = True  # train_step averages gradients itself (DegplugReplicaWrapper)
 
     def __init__(
         self,
@@ -84,7 +87,13 @@ class BlindRestorationEditor(DegplugEditor):
         lq = self.pair_synthesizer(gt, generator)
         with optim_wrapper.optim_context(self):
             loss = self.pixel_loss(self.generator(lq), gt)
-        optim_wrapper.update_params(loss)
+        optim_wrapper.zero_grad()
+        optim_wrapper.backward(loss)
+        # distributed: mean over the ranks (no-op in one process); see DegplugReplicaWrapper
+        average_gradients(p for group in optim_wrapper.optimizer.param_groups for p in group["params"])
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        broadcast_buffers(self.generator)  # e.g. BatchNorm statistics from rank 0, as DDP does
         return {"loss": loss.detach()}
 
     @torch.no_grad()

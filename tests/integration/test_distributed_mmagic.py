@@ -17,7 +17,7 @@ from torch import nn
 from degplug.ndr.checkpoint import load_restorer
 from degplug.udm.model import UniversalDegradationModel
 from mmagic_ext.distributed_wrapper import DegplugReplicaWrapper
-from tests.integration import test_mmagic_ndr, test_mmagic_udm
+from tests.integration import test_mmagic_blind, test_mmagic_ndr, test_mmagic_udm
 from tests.unit.test_mmagic_distributed_wrapper import _Synchronising
 
 pytestmark = pytest.mark.integration
@@ -62,6 +62,25 @@ def test_ndr_trains_in_two_gloo_processes_with_identical_replicas(tmp_path, subp
     restorer = load_restorer(work / "ndr_latest.pth")
     out = restorer(torch.rand(1, 3, 32, 32))
     assert torch.isfinite(out).all()
+
+
+def test_blind_editor_trains_in_two_gloo_processes_and_its_checkpoint_loads(tmp_path, subprocess_env):
+    from mmagic.registry import MODELS
+
+    import mmagic_ext  # noqa: F401
+
+    udm_path, pool_path = test_mmagic_blind._frozen_udm_and_pool(tmp_path)
+    work = tmp_path / "work"
+    config = test_mmagic_blind._write_config(tmp_path / "blind_tiny.py", work, udm_path, pool_path, iters=2)
+    result = _torchrun(config, tmp_path, subprocess_env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Iter(train) [2/2]" in _log(work)
+    state = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
+    editor = MODELS.build(dict(type="BlindRestorationEditor", generator=dict(
+        type="NAFNet", img_channels=3, mid_channels=8, middle_blk_num=1, enc_blk_nums=[1], dec_blk_nums=[1])))
+    editor.load_state_dict(state)
+    out = editor(torch.rand(1, 3, 16, 16))
+    assert out.shape == (1, 3, 16, 16) and torch.isfinite(out).all()
 
 
 def _worker(rank: int, init_file: str, results) -> None:

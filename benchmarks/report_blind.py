@@ -96,16 +96,6 @@ def scores(restored: torch.Tensor, clean: torch.Tensor) -> tuple[float, float]:
     return float(psnr(restored, clean).mean()), float(ssim(restored, clean).mean())
 
 
-def differentiable_filter2d(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """The pipeline's blur (reflect padding, same size out) as torch ops, so HQS can differentiate it.
-
-    ``degplug.degradations.filtering.filter2d`` runs OpenCV on CPU float32 input (fast, no gradient).
-    """
-    pad = kernel.shape[-1] // 2
-    weight = kernel.to(image)[None, None].expand(image.shape[1], 1, *kernel.shape)
-    return torch.nn.functional.conv2d(torch.nn.functional.pad(image, (pad,) * 4, mode="reflect"), weight, groups=image.shape[1])
-
-
 def operator_mode(udm: UniversalDegradationModel, clean: torch.Tensor) -> dict[str, tuple[float, float]]:
     pipeline = DegradationPipeline.from_config(COMPOSITION)
     restorer = PlugAndPlayHQS(iterations=8, data_steps=8, sigma_start=0.08, sigma_end=0.02, noise_level=0.03)
@@ -116,7 +106,7 @@ def operator_mode(udm: UniversalDegradationModel, clean: torch.Tensor) -> dict[s
         params = pipeline.sample(seed=1000 + index)
         y = pipeline.apply(x, params)
         blur_params = params.steps[0].params
-        true_blur = lambda image, p=blur_params: differentiable_filter2d(image, GaussianBlur.kernel(p))  # noqa: E731
+        true_blur = lambda image, p=blur_params: filter2d(image, GaussianBlur.kernel(p))  # noqa: E731
         rows["degraded input"].append(scores(y, x))
         rows["naive (identity A)"].append(scores(restorer.restore(y, identity_operator), x))
         rows["UDM-estimated A"].append(scores(blind(y), x))

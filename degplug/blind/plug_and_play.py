@@ -114,7 +114,7 @@ class PlugAndPlayHQS(nn.Module):
                         raise TypeError(
                             "PlugAndPlayHQS: the operator's output does not depend differentiably on x (no "
                             "gradient); the data step needs a differentiable A(x), e.g. torch ops rather than "
-                            "OpenCV/NumPy (degplug's degradation operators run OpenCV on CPU float32 input)"
+                            "OpenCV/NumPy on detached tensors"
                         )
                     objective = 0.5 * ((applied - y) ** 2).sum() + 0.5 * mu * ((x - z) ** 2).sum()
                     (gradient,) = torch.autograd.grad(objective, x)

@@ -49,9 +49,14 @@ def _filter_hwc(hwc: np.ndarray, kernel: np.ndarray, terms: list[tuple[np.ndarra
 
 
 def filter2d(batch: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Correlate every channel of ``batch`` (N×C×H×W) with the ``k×k`` ``kernel``; same size out."""
+    """Correlate every channel of ``batch`` (N×C×H×W) with the ``k×k`` ``kernel``; same size out.
+
+    CPU float32 input runs through OpenCV (fast, no autograd); input that requires grad (e.g. an
+    operator handed to an operator-based restorer) and other devices/dtypes run as a torch conv with
+    the same reflect padding, so the result is differentiable.
+    """
     kernel = kernel.to(torch.float32)
-    if batch.device.type == "cpu" and batch.dtype == torch.float32:
+    if batch.device.type == "cpu" and batch.dtype == torch.float32 and not batch.requires_grad:
         kernel_np = kernel.numpy()
         terms = separable_terms(kernel)
         out = np.empty(tuple(batch.shape), dtype=np.float32)

@@ -36,14 +36,20 @@ def _log(work) -> str:
     return "\n".join(p.read_text() for p in work.glob("*/*.log"))
 
 
-def test_udm_trains_in_two_gloo_processes_with_identical_replicas(tmp_path, subprocess_env):
-    work = tmp_path / "work"
-    config = test_mmagic_udm._write_config(tmp_path / "udm_tiny.py", work, iters=2)
-    result = _torchrun(config, tmp_path, subprocess_env)
+def _train_two_ranks(config, cwd, env, work) -> str:
+    """Run ``config`` in 2 gloo processes for its 2 iterations; the run's log (asserted to finish)."""
+    result = _torchrun(config, cwd, env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = _log(work)
     assert "Iter(train) [2/2]" in log
     assert "differ across ranks" not in log
+    return log
+
+
+def test_udm_trains_in_two_gloo_processes_with_identical_replicas(tmp_path, subprocess_env):
+    work = tmp_path / "work"
+    config = test_mmagic_udm._write_config(tmp_path / "udm_tiny.py", work, iters=2)
+    log = _train_two_ranks(config, tmp_path, subprocess_env, work)
     assert AGREEMENT.findall(log) == ["the UDM editor", "the UDM editor"]  # udm_2 and udm_latest
     udm = UniversalDegradationModel.from_checkpoint(work / "udm_latest.pth").eval()
     out = udm.transfer(torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24), seed=0)
@@ -53,11 +59,7 @@ def test_udm_trains_in_two_gloo_processes_with_identical_replicas(tmp_path, subp
 def test_ndr_trains_in_two_gloo_processes_with_identical_replicas(tmp_path, subprocess_env):
     work = tmp_path / "work"
     config = test_mmagic_ndr._write_config(tmp_path / "ndr_tiny.py", work, iters=2)
-    result = _torchrun(config, tmp_path, subprocess_env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    log = _log(work)
-    assert "Iter(train) [2/2]" in log
-    assert "differ across ranks" not in log
+    log = _train_two_ranks(config, tmp_path, subprocess_env, work)
     assert AGREEMENT.findall(log) == ["the NDR networks", "the NDR networks"]
     restorer = load_restorer(work / "ndr_latest.pth")
     out = restorer(torch.rand(1, 3, 32, 32))
@@ -72,9 +74,7 @@ def test_blind_editor_trains_in_two_gloo_processes_and_its_checkpoint_loads(tmp_
     udm_path, pool_path = test_mmagic_blind._frozen_udm_and_pool(tmp_path)
     work = tmp_path / "work"
     config = test_mmagic_blind._write_config(tmp_path / "blind_tiny.py", work, udm_path, pool_path, iters=2)
-    result = _torchrun(config, tmp_path, subprocess_env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Iter(train) [2/2]" in _log(work)
+    _train_two_ranks(config, tmp_path, subprocess_env, work)
     state = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
     editor = MODELS.build(dict(type="BlindRestorationEditor", generator=dict(
         type="NAFNet", img_channels=3, mid_channels=8, middle_blk_num=1, enc_blk_nums=[1], dec_blk_nums=[1])))

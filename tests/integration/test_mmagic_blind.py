@@ -1,6 +1,5 @@
 """The blind wrapper's MMagic config (configs/blind_nafnet_demo.py) through ``mim train`` / ``--resume`` / ``mim test``."""
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -45,8 +44,8 @@ def _frozen_udm_and_pool(root: Path) -> tuple[Path, Path]:
     return root / "udm.pth", root / "pool.pth"
 
 
-def test_blind_nafnet_demo_trains_resumes_and_tests_through_mim(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+def test_blind_nafnet_demo_trains_resumes_and_tests_through_mim(tmp_path, subprocess_env):
+    env = subprocess_env
     udm_path, pool_path = _frozen_udm_and_pool(tmp_path)
     udm_bytes = udm_path.read_bytes()
     work = tmp_path / "work"

@@ -76,13 +76,26 @@ def test_plug_and_play_hqs_with_the_true_blur_beats_the_identity_operator():
 
 
 def test_plug_and_play_hqs_rejects_an_operator_without_gradient():
+    import cv2
+
+    def opencv_blur(image):  # NumPy/OpenCV on a detached copy: no autograd
+        blurred = cv2.GaussianBlur(image.detach()[0].permute(1, 2, 0).numpy(), (7, 7), 1.5)
+        return torch.from_numpy(blurred).permute(2, 0, 1)[None]
+
+    with pytest.raises(TypeError, match="differentiabl"):
+        PlugAndPlayHQS(iterations=1, data_steps=1).restore(smooth_image(16, 16), opencv_blur)
+
+
+def test_degradation_blur_is_differentiable_for_operator_mode_and_matches_opencv():
     from degplug.degradations.blur import GaussianBlur, GaussianBlurParams
     from degplug.degradations.filtering import filter2d
 
     kernel = GaussianBlur.kernel(GaussianBlurParams(kernel_size=7, sigma_x=1.5, sigma_y=1.5, rotation=0.0))
-    opencv_blur = lambda image: filter2d(image, kernel)  # noqa: E731  (OpenCV on CPU float32: no autograd)
-    with pytest.raises(TypeError, match="differentiabl"):
-        PlugAndPlayHQS(iterations=1, data_steps=1).restore(smooth_image(16, 16), opencv_blur)
+    image = smooth_image(16, 16)
+    x = image.clone().requires_grad_(True)
+    blurred = filter2d(x, kernel)
+    assert blurred.requires_grad
+    assert torch.allclose(blurred.detach(), filter2d(image, kernel), atol=1e-5)  # OpenCV path, same padding
 
 
 def test_udm_stays_frozen_and_outside_the_wrapper_parameters():

@@ -25,6 +25,7 @@ VERBS: dict[str, str] = {
     "edit": "degplug.cli.edit",
     "blind": "degplug.cli.blind",
     "restore": "degplug.cli.restore",
+    "convert": "degplug.cli.convert",
 }
 
 

@@ -65,9 +65,10 @@ class NDRDegradNet(nn.Module):
 
     Layout (code): 3×3 conv 3 → w; residual double-conv blocks at widths w, 2w, 4w and a latent 8w,
     pixel-unshuffle downs; at levels 1–3 a :class:`DegradationInjection` modulates the skip with
-    the matching degradation feature from :meth:`NDRRestoreNet.forward_with_features`; the decoder
-    (pixel-shuffle ups, concat, 1×1 reduce, residual double conv) ends at 2w, then an RCAN-style
-    refinement group and a 3×3 conv to RGB, plus the input.
+    the matching degradation feature from :meth:`NDRRestoreNet.forward_with_features` (``f ⊙ LRT(skip)
+    + g``); the decoder (pixel-shuffle ups, concat ``[modulated skip, upsampled]``, 1×1 reduce,
+    residual double conv) ends at 2w, then an RCAN-style refinement group and a 3×3 conv to RGB,
+    plus the input (the authors' ``DegradationNet``).
 
     Args:
         in_channels, out_channels: image channels (3).
@@ -158,8 +159,8 @@ class NDRDegradNet(nn.Module):
             inject(skip, feature)
             for inject, skip, feature in zip(self.injections, (skip1, skip2, skip3), degradation_features)
         ]
-        x = self.decoder3(torch.cat([self.up3(x), skips[2]], dim=1))
-        x = self.decoder2(torch.cat([self.up2(x), skips[1]], dim=1))
-        x = self.decoder1(torch.cat([self.up1(x), skips[0]], dim=1))
+        x = self.decoder3(torch.cat([skips[2], self.up3(x)], dim=1))
+        x = self.decoder2(torch.cat([skips[1], self.up2(x)], dim=1))
+        x = self.decoder1(torch.cat([skips[0], self.up1(x)], dim=1))
         degraded = self.to_image(self.refinement(x)) + padded
         return crop_to(degraded, height, width)

@@ -9,31 +9,21 @@ from degplug.nn.low_rank import LowRankTensorTransform
 
 
 class DegradationInjection(nn.Module):
-    """``out = x + f ⊙ LRT(x) + g`` with ``f, g`` computed from the degradation feature.
+    """``out = f ⊙ LRT(x) + g`` with ``f, g`` computed from the degradation feature (authors' code).
 
     The degradation feature d goes through a 1×1 mix and its own low-rank transform, then two 1×1
     convs give the per-pixel scale f and shift g (``feature_channels`` each); the skip feature x
-    goes through a rank-R CP transform LRT (:class:`LowRankTensorTransform`) before being scaled.
-
-    The identity path ``x +`` is kept from the authors' code (which adds the skip twice; once
-    suffices, the second copy only rescales it). With ``zero_init`` (default, STYLE: conditioning
-    starts as the identity) the f and g convs start at zero, so a fresh module returns x exactly;
-    their weights get gradients from the first step on, and gradients then reach d.
+    goes through a rank-R CP transform LRT (:class:`LowRankTensorTransform`, ``x ⊙ A(x)``) before
+    being scaled. There is no identity path: the modulated skip replaces x. All convs keep
+    PyTorch's default initialization, as in the authors' ``Degradation_inject``.
 
     Args:
         feature_channels: channels C of the modulated feature x.
         degradation_channels: channels of the degradation feature (64).
         rank: CP rank of both low-rank transforms (16).
-        zero_init: start f and g at zero.
     """
 
-    def __init__(
-        self,
-        feature_channels: int,
-        degradation_channels: int = 64,
-        rank: int = 16,
-        zero_init: bool = True,
-    ) -> None:
+    def __init__(self, feature_channels: int, degradation_channels: int = 64, rank: int = 16) -> None:
         super().__init__()
         self.feature_channels = feature_channels
         self.degradation_channels = degradation_channels
@@ -42,10 +32,6 @@ class DegradationInjection(nn.Module):
         self.to_scale = nn.Conv2d(degradation_channels, feature_channels, kernel_size=1)
         self.to_shift = nn.Conv2d(degradation_channels, feature_channels, kernel_size=1)
         self.feature_transform = LowRankTensorTransform(feature_channels, rank)
-        if zero_init:
-            for conv in (self.to_scale, self.to_shift):
-                nn.init.zeros_(conv.weight)
-                nn.init.zeros_(conv.bias)
 
     def scale_and_shift(self, degradation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """degradation: N×degradation_channels×H×W → (f, g), each N×feature_channels×H×W."""
@@ -65,4 +51,4 @@ class DegradationInjection(nn.Module):
                 f"(matching x), got {tuple(degradation.shape)}"
             )
         scale, shift = self.scale_and_shift(degradation)
-        return x + scale * self.feature_transform(x) + shift
+        return scale * self.feature_transform(x) + shift

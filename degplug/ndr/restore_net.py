@@ -54,13 +54,14 @@ def _restormer_stage(
 class NDRRestoreNet(nn.Module):
     """Restormer-style U-Net whose encoder skips are modulated by the degradation they show.
 
-    Layout (code): 3×3 embed 3 → w; encoder levels at widths w, 2w, 4w (H, H/2, H/4) and a latent
-    level at 8w (H/8), pixel-unshuffle downs; at each encoder level a :class:`DegradationQuery`
-    reads the skip feature against the shared :class:`NeuralDegradationDictionary` and a
-    :class:`DegradationInjection` modulates the skip with the resulting degradation feature; the
-    decoder mirrors the encoder with pixel-shuffle ups, concatenating the modulated skips (a 1×1
-    conv reduces 8w → 4w and 4w → 2w; the top level keeps 2w, after a 1×1 2w → 2w); then
-    refinement blocks at 2w, a 3×3 conv to RGB, plus the input.
+    Layout (the authors' ``RestorationNet``): 3×3 embed 3 → w; encoder levels at widths w, 2w, 4w
+    (H, H/2, H/4) and a latent level at 8w (H/8), pixel-unshuffle downs; at each encoder level a
+    :class:`DegradationQuery` reads the skip feature against the shared
+    :class:`NeuralDegradationDictionary` and a :class:`DegradationInjection` turns the skip into
+    ``f ⊙ LRT(skip) + g``; the decoder mirrors the encoder with pixel-shuffle ups, concatenating
+    ``[modulated skip, upsampled]`` (in that order; a 1×1 conv reduces 8w → 4w and 4w → 2w; the top
+    level keeps 2w, after a 1×1 2w → 2w); then refinement blocks at 2w and a 3×3 conv to RGB. The
+    output is the conv's, without a global input residual (only NDR-Degrad adds its input).
 
     Any H×W works: the input is reflect-padded to a multiple of 8 and the output cropped back.
     The output is not clamped (training needs the gradient); evaluation clamps to [0, 1].
@@ -181,10 +182,10 @@ class NDRRestoreNet(nn.Module):
         modulated = [inject(skip, d) for inject, skip, d in zip(self.injections, skips, features)]
 
         x = self.latent(self.down3(deepest))
-        x = self.decoder3(self.reduce3(torch.cat([self.up3(x), modulated[2]], dim=1)))
-        x = self.decoder2(self.reduce2(torch.cat([self.up2(x), modulated[1]], dim=1)))
-        x = self.decoder1(self.reduce1(torch.cat([self.up1(x), modulated[0]], dim=1)))
-        restored = self.to_image(self.refinement(x)) + padded
+        x = self.decoder3(self.reduce3(torch.cat([modulated[2], self.up3(x)], dim=1)))
+        x = self.decoder2(self.reduce2(torch.cat([modulated[1], self.up2(x)], dim=1)))
+        x = self.decoder1(self.reduce1(torch.cat([modulated[0], self.up1(x)], dim=1)))
+        restored = self.to_image(self.refinement(x))
         return crop_to(restored, height, width), features
 
     def degradation_features(self, lq: torch.Tensor, encoder_grad: bool = True) -> list[torch.Tensor]:

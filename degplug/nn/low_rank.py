@@ -52,8 +52,8 @@ def low_rank_cube(
 class LowRankTensorTransform(nn.Module):
     """Re-weight a feature map by a rank-R CP attention cube predicted from it.
 
-    ``forward(x) = x + x ⊙ A(x)``, with A ∈ (0, 1)^{C×H×W} from :func:`low_rank_cube`. The identity
-    path keeps the signal when the attention is small (as in the authors' code).
+    ``forward(x) = x ⊙ A(x)``, with A ∈ (0, 1)^{C×H×W} from :func:`low_rank_cube`, as in the
+    authors' code (``Low_rank_transform``: no identity path).
 
     Factors (code): channel: global average pool → 1×1 conv C → R·C → sigmoid; height: mean over
     the width → 1×1 conv C → R → sigmoid; width: mean over the height → 1×1 conv C → R → sigmoid.
@@ -92,5 +92,5 @@ class LowRankTensorTransform(nn.Module):
         return low_rank_cube(*self.factors(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: N×C×H×W → x + x ⊙ A(x), same shape."""
-        return x + x * self.attention(x)
+        """x: N×C×H×W → x ⊙ A(x), same shape."""
+        return x * self.attention(x)

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from degplug.nn.low_rank import LowRankTensorTransform, low_rank_cube
 
@@ -45,11 +46,26 @@ def test_transform_attention_is_in_unit_interval_with_rank_at_most_16():
         assert min(ranks) > 1  # genuinely a sum of several rank-1 terms
 
 
-def test_transform_forward_is_identity_plus_attention_reweighting():
+def _authors_low_rank_transform(x, conv_c, conv_h, conv_w, rank):
+    """The authors' ``Low_rank_transform.forward`` written out: pooled factors through 1×1 convs and
+    sigmoids, viewed as (N, rank, C, 1, 1), (N, rank, 1, H, 1), (N, rank, 1, 1, W); x times the mean
+    over the rank of their broadcast product (no identity term)."""
+    n, c, h, w = x.shape
+    factor_c = torch.sigmoid(F.conv2d(x.mean(dim=(2, 3), keepdim=True), conv_c.weight, conv_c.bias)).view(n, rank, c, 1, 1)
+    factor_h = torch.sigmoid(F.conv2d(x.mean(dim=3, keepdim=True), conv_h.weight, conv_h.bias)).view(n, rank, 1, h, 1)
+    factor_w = torch.sigmoid(F.conv2d(x.mean(dim=2, keepdim=True), conv_w.weight, conv_w.bias)).view(n, rank, 1, 1, w)
+    return x * (factor_c * factor_h * factor_w).mean(dim=1)
+
+
+def test_transform_forward_is_the_authors_x_times_attention_without_identity():
     torch.manual_seed(0)
-    lrt = LowRankTensorTransform(channels=6, rank=4)
-    x = torch.randn(1, 6, 7, 9)
-    torch.testing.assert_close(lrt(x), x + x * lrt.attention(x))
+    lrt = LowRankTensorTransform(channels=6, rank=4).double()
+    x = torch.randn(2, 6, 7, 9, dtype=torch.float64)
+    expected = _authors_low_rank_transform(x, lrt.channel_factor, lrt.height_factor, lrt.width_factor, rank=4)
+    torch.testing.assert_close(lrt(x), expected)
+    # no identity path: a zero feature stays zero, and the output is smaller than x everywhere
+    assert torch.equal(lrt(torch.zeros_like(x)), torch.zeros_like(x))
+    assert (lrt(x).abs() < x.abs()).all()
 
 
 def test_transform_attention_depends_on_the_input():

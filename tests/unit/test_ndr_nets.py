@@ -42,16 +42,29 @@ def test_tiny_images_smaller_than_their_padding_still_work():
     assert restorer(torch.rand(1, 3, 3, 2)).shape == (1, 3, 3, 2)
 
 
-def test_outputs_are_input_plus_a_residual():
+def test_only_ndr_degrad_adds_its_input_the_restorer_has_no_global_residual():
     restorer, degrader = NDRRestoreNet(seed=0, **TINY_RESTORER), NDRDegradNet(seed=1, **TINY_DEGRADER)
     for net in (restorer, degrader):
         with torch.no_grad():
             net.to_image.weight.zero_()
-            net.to_image.bias.zero_()
+            net.to_image.bias.fill_(0.25)
     x = torch.rand(1, 3, 16, 16)
     restored, features = restorer.forward_with_features(x)
-    torch.testing.assert_close(restored, x)
-    torch.testing.assert_close(degrader(x, features), x)
+    torch.testing.assert_close(restored, torch.full_like(x, 0.25))  # the last conv's output, nothing added
+    torch.testing.assert_close(degrader(x, features), x + 0.25)
+
+
+def test_decoder_concatenates_the_modulated_skip_before_the_upsampled_feature():
+    restorer = NDRRestoreNet(seed=0, **TINY_RESTORER).eval()
+    lq = torch.rand(1, 3, 16, 16)
+    seen = {}
+    restorer.reduce1.register_forward_hook(lambda module, inputs, output: seen.update(input=inputs[0]))
+    skip = {}
+    restorer.injections[0].register_forward_hook(lambda module, inputs, output: skip.update(out=output))
+    with torch.no_grad():
+        restorer(lq)
+    width = restorer.injections[0].feature_channels
+    torch.testing.assert_close(seen["input"][:, :width], skip["out"])  # the authors' torch.cat([x_res1, x_up1])
 
 
 def test_seed_makes_initialization_reproducible_without_touching_global_rng():

@@ -37,7 +37,7 @@ def _has_grad(param):
 
 
 def _warm_up(restorer, degrader):
-    """One joint step so the zero-initialized injections stop blocking gradients."""
+    """One joint step, so every parameter has moved from its initialization."""
     step = NDRTrainingStep("joint")
     step.run(restorer, degrader, *_toy_batch(), make_optimizers(restorer, degrader, NDROptimizerSettings(lr=1e-3)))
 
@@ -131,18 +131,37 @@ def test_tiny_model_losses_fall_on_a_fixed_toy_task(schedule):
 
 def test_alternate_run_leaves_degrader_untouched_by_the_restoration_half_step():
     restorer, degrader = _nets()
-    optimizers = make_optimizers(restorer, degrader)
+    optimizers = make_optimizers(restorer, degrader, NDROptimizerSettings(lr=1e-2))
     step = NDRTrainingStep("alternate")
     lq, gt = _toy_batch(0)
-    # run only the restoration phase by hand, as run() does
-    for opt in optimizers.values():
-        opt.zero_grad(set_to_none=True)
-    before = [p.detach().clone() for p in degrader.parameters()]
-    step.compute_losses(restorer, degrader, lq, gt, "restoration")["loss"].backward()
-    for name in step.trainable_groups("restoration"):
-        optimizers[name].step()
-    optimizers["degradation"].step()  # no grads: Adam must leave it alone
-    assert all(torch.equal(a, b) for a, b in zip(before, degrader.parameters()))
+    step.run(restorer, degrader, lq, gt, optimizers)  # gives the degradation optimizer Adam moments
+    assert optimizers["degradation"].state  # so a stray step() would move D even on zero gradients
+    groups = parameter_groups(restorer, degrader)
+    degrader_ids = {id(p) for p in degrader.parameters()}
+    seen = []
+
+    def after_backward(stepping):
+        phase = ("degradation", "restoration")[len(seen)]
+        snapshot = {
+            "degrader": [p.detach().clone() for p in degrader.parameters()],
+            "restoration": [p.detach().clone() for p in groups["restoration"]],
+            "degrader_grads": [p.grad for p in degrader.parameters()],
+            "stepping_degrader": any(id(p) in degrader_ids for p in stepping),
+        }
+        seen.append((phase, snapshot))
+
+    step.run(restorer, degrader, lq, gt, optimizers, after_backward=after_backward)
+    assert [phase for phase, _ in seen] == ["degradation", "restoration"]
+    degradation_phase, restoration_phase = seen[0][1], seen[1][1]
+    assert degradation_phase["stepping_degrader"]
+    # the restoration half-step: D gets no gradient, is not among the stepping parameters ...
+    assert all(grad is None for grad in restoration_phase["degrader_grads"])
+    assert not restoration_phase["stepping_degrader"]
+    # ... and is bit-identical after it, while R's restoration group did move in it
+    assert all(torch.equal(a, b) for a, b in zip(restoration_phase["degrader"], degrader.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(restoration_phase["restoration"], groups["restoration"]))
+    # the degradation half-step before it did change D (so the comparison above can fail)
+    assert any(not torch.equal(a, b) for a, b in zip(degradation_phase["degrader"], restoration_phase["degrader"]))
 
 
 def test_invalid_schedule_phase_and_inputs_raise_value_errors():

@@ -57,21 +57,33 @@ def _check_pair(x: torch.Tensor, y: torch.Tensor, window_size: int) -> None:
 
 
 def _ssim_maps(
-    x: torch.Tensor, y: torch.Tensor, window_size: int, sigma: float, data_range: float
+    x: torch.Tensor,
+    y: torch.Tensor,
+    window_size: int,
+    sigma: float,
+    data_range: float,
+    c2: float | None = None,
+    absolute_covariance: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Luminance and contrast-structure maps, N×C×(H−w+1)×(W−w+1), computed in float32+."""
+    """Luminance and contrast-structure maps, N×C×(H−w+1)×(W−w+1), computed in float32+.
+
+    ``c2`` replaces SSIM's ``(K2 · data_range)²``; ``absolute_covariance`` uses ``|σ_xy|``.
+    """
     _check_pair(x, y, window_size)
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
     x, y = x.to(dtype), y.to(dtype)
     window = gaussian_window(window_size, sigma, dtype=dtype, device=x.device)
     c1 = (_K1 * data_range) ** 2
-    c2 = (_K2 * data_range) ** 2
+    if c2 is None:
+        c2 = (_K2 * data_range) ** 2
     mu_x = _filter_valid(x, window)
     mu_y = _filter_valid(y, window)
     var_x = _filter_valid(x * x, window) - mu_x**2
     var_y = _filter_valid(y * y, window) - mu_y**2
     cov_xy = _filter_valid(x * y, window) - mu_x * mu_y
     luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+    if absolute_covariance:
+        cov_xy = cov_xy.abs()
     contrast_structure = (2 * cov_xy + c2) / (var_x + var_y + c2)
     return luminance, contrast_structure
 
@@ -104,14 +116,19 @@ def ssim_contrast_structure(
     window_size: int = 11,
     sigma: float = 1.5,
     data_range: float = 1.0,
+    c2: float | None = None,
+    absolute_covariance: bool = False,
 ) -> torch.Tensor:
     """The contrast-structure term of SSIM, ``(2σ_xy + C2) / (σ_x² + σ_y² + C2)``, per image.
 
-    Same arguments as :func:`ssim`. Returns N values in [-1, 1]; 1 when x == y, near 0 for
-    independent textures. It ignores local mean (luminance), so it compares texture/noise only.
+    Same arguments as :func:`ssim`, plus ``c2``: the stabilising constant in the units of the
+    values squared (None: SSIM's ``(0.03 · data_range)²``), and ``absolute_covariance``: use
+    ``|σ_xy|`` (as UDM's diversity loss). Returns N values in [-1, 1] ([0, 1] with
+    ``absolute_covariance``); 1 when x == y, about ``C2 / (σ_x² + σ_y² + C2)`` for independent
+    textures. It ignores local mean (luminance), so it compares texture/noise only.
     """
     with torch.autocast(device_type=x.device.type, enabled=False):
-        _, contrast_structure = _ssim_maps(x, y, window_size, sigma, data_range)
+        _, contrast_structure = _ssim_maps(x, y, window_size, sigma, data_range, c2, absolute_covariance)
         return contrast_structure.flatten(1).mean(dim=1)
 
 

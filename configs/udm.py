@@ -20,7 +20,9 @@ model = dict(
     training=dict(
         dists_pretrained=True, transfer_weight=1.0, queue_size=120, momentum=0.999, temperature=0.07,
         weights=dict(similarity=1.0, l1=0.0, rate_g=1e-4, rate_l=1.0, contrastive=1e-4, color=1.0,
-                     diversity=1.0, gan=0.05, gp=10.0, entropy_aux=1.0)),
+                     diversity=1.0, gan=0.05, gp=10.0, entropy_aux=1.0),
+        diversity_c2=0.03,   # the authors' C2 (0.12 on [-1, 1] images), with |cov|
+        rate_lr=1e-3),       # rate models' parameters, a group of the generator optimizer (authors' lr_Cprs)
     data_preprocessor=dict(type='UDMDataPreprocessor'),
     seed=0,
 )
@@ -41,7 +43,7 @@ total_iters = 400000
 checkpoint_interval = 5000
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=5000)
 
-# The authors did not publish learning rates; 1e-4 is our choice. Adam eps 1e-3 is theirs.
+# The authors did not publish the networks' learning rates; 1e-4 is our choice. Adam eps 1e-3 is theirs.
 optim_wrapper = dict(
     constructor='UDMOptimWrapperConstructor',
     generator=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999), eps=1e-3)),

@@ -122,7 +122,7 @@ def train_variant(step: UDMTrainingStep, batches: list[dict[str, torch.Tensor]],
                   log_every: int = 0) -> dict[str, float]:
     """Train ``step`` on ``batches`` in order; returns the last losses and the wall time."""
     groups = step.parameter_groups()
-    optimizer_g = torch.optim.Adam(groups["main"], lr=recipe.lr, eps=1e-3)
+    optimizer_g = torch.optim.Adam(step.generator_param_groups(), lr=recipe.lr, eps=1e-3)  # rate models at rate_lr
     optimizer_aux = torch.optim.Adam(groups["aux"], lr=recipe.lr_aux)
     optimizer_d = (torch.optim.Adam(groups["discriminator"], lr=recipe.lr_discriminator, betas=(0.5, 0.999), eps=1e-3)
                    if groups["discriminator"] else None)

@@ -158,6 +158,15 @@ class UniversalDegradationModel(nn.Module):
         aux = {id(p) for p in self.aux_parameters()}
         return [p for p in self.parameters() if id(p) not in aux and p.requires_grad]
 
+    def rate_parameters(self) -> list[nn.Parameter]:
+        """The rate models' own trainable parameters (densities, MLP head/tail, map compressor),
+        quantiles excluded: a subset of ``main_parameters()`` that the authors train at its own
+        learning rate (their ``lr_Cprs`` = 1e-3, see ``UDMTrainingStep.generator_param_groups``)."""
+        params = list(self.rate_g.main_parameters())
+        if self.rate_l is not None:
+            params += list(self.rate_l.main_parameters())
+        return [p for p in params if p.requires_grad]
+
     def aux_loss(self) -> torch.Tensor:
         loss = self.rate_g.aux_loss()
         if self.rate_l is not None:

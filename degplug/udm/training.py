@@ -16,6 +16,7 @@ A batch is a dict of N×3×H×W tensors in [0, 1]:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -32,15 +33,28 @@ from degplug.losses import (
     wgan_discriminator_loss,
     wgan_generator_loss,
 )
+from degplug.losses.diversity import DEFAULT_DIVERSITY_C2
 from degplug.udm.contrastive import MomentumContrast
 from degplug.udm.discriminator import UDMDiscriminator
 from degplug.udm.model import UniversalDegradationModel
 from degplug.utils.random import make_generator
 
 
+DEFAULT_RATE_LR = 1e-3
+"""Learning rate of the rate models' parameters: the authors' ``lr_Cprs`` (their compressors
+``netCprs``/``netCprs_loc`` train at 1e-3 whatever the networks' rate)."""
+
+
 @dataclass
 class UDMTrainingOptions:
-    """Training-only settings; defaults follow SPEC §1.3/§1.6 (code values)."""
+    """Training-only settings; defaults follow SPEC §1.3/§1.6 (code values).
+
+    ``diversity_c2``: C2 of the diversity loss on [0, 1] images (the authors' 0.03, see
+    ``degplug.losses.diversity.DEFAULT_DIVERSITY_C2``). ``rate_lr``: learning rate of the rate
+    models' parameters (``UniversalDegradationModel.rate_parameters``), a parameter group of the
+    generator's optimizer (see ``UDMTrainingStep.generator_param_groups``); None trains them at the
+    generator's learning rate.
+    """
 
     weights: UDMLossWeights = field(default_factory=UDMLossWeights)
     dists_pretrained: bool = True
@@ -52,6 +66,21 @@ class UDMTrainingOptions:
     temperature: float = 0.07
     discriminator_width: int = 64
     discriminator_conditional: bool = False
+    diversity_c2: float = DEFAULT_DIVERSITY_C2
+    rate_lr: float | None = DEFAULT_RATE_LR
+
+    def __post_init__(self) -> None:
+        for name, optional in (("rate_lr", True), ("diversity_c2", False)):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            try:
+                number = float(value)  # YAML reads 1e-3 without a dot as a string
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not number > 0:
+                raise ValueError(f"{name}: expected a positive number{' or None' if optional else ''}, got {value!r}")
+            setattr(self, name, number)
 
     @classmethod
     def from_dict(cls, values: dict) -> "UDMTrainingOptions":
@@ -100,8 +129,9 @@ class UDMTrainingStep(nn.Module):
             if w.similarity > 0 else None
         )
         self.color = ColorLoss()
-        self.diversity = DiversityLoss()
+        self.diversity = DiversityLoss(c2=self.options.diversity_c2)
         self.contrastive = ContrastiveLoss()
+        self._warned_no_positive = False
 
     # ------------------------------------------------------------ parameters
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -109,6 +139,23 @@ class UDMTrainingStep(nn.Module):
         groups = {"main": self.model.main_parameters(), "aux": self.model.aux_parameters()}
         groups["discriminator"] = list(self.discriminator.parameters()) if self.discriminator is not None else []
         return groups
+
+    def generator_param_groups(self) -> list[dict]:
+        """The ``main`` group as optimizer parameter groups, for the generator's optimizer.
+
+        ``[{"name": "networks", "params": encoders + synthesis}, {"name": "rate", "params":
+        rate models, "lr": options.rate_lr}]``; one group (``"main"``, the optimizer's own lr) when
+        ``rate_lr`` is None. Together they hold exactly ``parameter_groups()["main"]``.
+        """
+        main = self.model.main_parameters()
+        if self.options.rate_lr is None:
+            return [{"name": "main", "params": main}]
+        rate_ids = {id(p) for p in self.model.rate_parameters()}
+        groups = [
+            {"name": "networks", "params": [p for p in main if id(p) not in rate_ids]},
+            {"name": "rate", "params": [p for p in main if id(p) in rate_ids], "lr": float(self.options.rate_lr)},
+        ]
+        return [group for group in groups if group["params"]]
 
     # -------------------------------------------------------------- helpers
     def _critic(self, image: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -138,6 +185,15 @@ class UDMTrainingStep(nn.Module):
         terms: dict[str, torch.Tensor] = {}
 
         global_vector = None
+        if positive is None and w.contrastive > 0 and not self._warned_no_positive:
+            self._warned_no_positive = True
+            warnings.warn(
+                f"UDM training: the contrastive weight is {w.contrastive:g} but the batch has no positive "
+                "(neither 'lq_b' nor 'lq_pos'), so the contrastive term is off. Use DegplugTransferTupleDataset, "
+                "or positive_crop: true on DegplugPairedFolderDataset / DegplugSyntheticPairDataset "
+                "(a second crop of the same degraded image), or set the contrastive weight to 0.",
+                stacklevel=2,
+            )
         if positive is not None and w.contrastive > 0:
             contrast = self.contrast(degraded, positive)
             global_vector = contrast.query_embedding

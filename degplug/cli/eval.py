@@ -1,11 +1,13 @@
-"""Evaluation tables: `eval udm` (reproduction, transfer, mixed transfer, baselines) and `eval ndr` (all-in-one).
+"""Evaluation tables: `eval udm` (reproduction, transfer, mixed transfer, control, baselines) and `eval ndr` (all-in-one).
 
 ``degplug eval udm --ckpt C --data DIR``: DIR is a folder of clean images (or ``embedded:val``),
 degraded on the fly by ``--pipeline`` into ``--pairs`` transfer tuples, or a user's paired folder
 with ``DIR/lq`` and ``DIR/gt`` (pair i+1 is pair i's transfer reference). ``degplug eval ndr
 --ckpt C --data DIR``: see :mod:`degplug.eval.ndr_table` for the folder layout and checkpoint
 format. Both print a markdown table and write ``<out>.md`` and ``<out>.json`` with ``--out``.
-Metrics whose pretrained weights are missing are reported as unavailable.
+Metrics whose pretrained weights are missing are reported as unavailable. The UDM table also has
+a wrong-embedding control row and degradation-statistic columns (see
+:mod:`degplug.eval.udm_table`); ``benchmarks/udm_fidelity.py`` scores fixed degradations the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from degplug.cli.udm_options import add_udm_arguments, load_udm, resolve_device
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
-    udm = sub.add_parser("udm", help="UDM reproduction / transfer / mixed-transfer table with baselines")
+    udm = sub.add_parser("udm", help="UDM reproduction / transfer / mixed-transfer table with a wrong-embedding control, "
+                                      "baselines and degradation statistics")
     add_udm_arguments(udm)
     udm.add_argument("--data", default="embedded:val", help="clean-image folder, 'embedded:val', or a folder with lq/ and gt/")
     udm.add_argument("--pairs", type=int, default=16, help="number of test tuples (default 16)")

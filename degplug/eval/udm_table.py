@@ -1,4 +1,4 @@
-"""The UDM evaluation table: reproduction, transfer, mixed transfer and two baselines (SPEC §1.7).
+"""The UDM evaluation table: reproduction, transfer, mixed transfer, a wrong-embedding control and two baselines (SPEC §1.7).
 
 Rows, each compared with the true degraded target by every available metric:
 
@@ -7,17 +7,28 @@ Rows, each compared with the true degraded target by every available metric:
 - ``mixed transfer``: e_g from the homogeneous part of the degradation on x_a, e_l from its
   inhomogeneous part on x_a (two different reference images), applied to x_b, against y_b;
   synthetic tuples only (real pairs carry no parameters to split);
+- ``wrong embedding`` control: f(x_b, E(z)) against y_b, with z = x_a under a fixed degradation
+  of :data:`degplug.eval.fidelity.FIDELITY_DEGRADATIONS` that shares no operator with the
+  tuple's (rotating with the tuple index; for real pairs the list is only rotated): if the model
+  uses its embedding, this row scores clearly below transfer;
 - ``identity`` baseline: x_b itself against y_b (what "doing nothing" scores);
 - ``random degradation`` baseline: x_b degraded by an independently sampled degradation of the
   same pipeline, against y_b (what a degradation-agnostic synthesiser scores).
 
 Transfer should beat both baselines. Metrics whose pretrained weights are missing are listed as
 unavailable with the reason, never estimated.
+
+Besides the pixel metrics, every row gets the degradation statistics of
+:mod:`degplug.eval.degradation_statistics` (noise level, sharpness, blockiness, local contrast),
+each as the signed fraction of the clean→target gap the row covers (mean over the tuples whose
+degradation moves that statistic), and the aggregate "gap closed" (mean over those statistics of
+1 − |1 − fraction|): statistics do not depend on the noise realisation, pixel metrics do.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +36,16 @@ from pathlib import Path
 import torch
 
 from degplug.degradations.pipeline import DegradationPipeline, apply_degradation_params
+from degplug.eval.degradation_statistics import STATISTICS, degradation_statistics, nanmean, score_statistics
 from degplug.eval.evaluation_tuples import EvaluationTuple, split_homogeneous
+from degplug.eval.fidelity import control_degradation
 from degplug.eval.metrics import HIGHER_IS_BETTER, MetricSet
 from degplug.udm.model import UniversalDegradationModel
 
-ROWS = ("reproduction", "transfer", "mixed transfer", "identity", "random degradation")
+logger = logging.getLogger(__name__)
+MIN_STATISTICS_SIZE = 16  # blockiness compares two 8×8 block rows/columns
+
+ROWS = ("reproduction", "transfer", "mixed transfer", "wrong embedding", "identity", "random degradation")
 COLUMNS = ("ms_ssim", "ssim", "lpips", "dists", "psnr")
 COLUMN_TITLES = {"ms_ssim": "MS-SSIM ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "dists": "DISTS ↓", "psnr": "PSNR (dB) ↑"}
 #: SPEC §1.7, the paper's WQI test set.
@@ -41,16 +57,21 @@ PAPER_ROWS = {
 
 @dataclass
 class UDMEvaluation:
-    """Mean metric per row; ``counts`` images per row; ``unavailable`` metric → reason."""
+    """Mean metric per row; ``counts`` images per row; ``unavailable`` metric → reason.
+
+    ``statistics``: row → {statistic name → mean signed gap fraction, ``"gap_closed"`` → mean gap
+    closed} (NaN where no tuple's degradation moves the statistic); empty when not computed.
+    """
 
     means: dict[str, dict[str, float]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     skipped_rows: dict[str, str] = field(default_factory=dict)
     source: str = ""
+    statistics: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {
+        payload = {
             "source": self.source,
             "rows": {row: {"images": self.counts[row], **self.means[row]} for row in self.means},
             "unavailable_metrics": self.unavailable,
@@ -58,13 +79,21 @@ class UDMEvaluation:
             "paper": PAPER_ROWS,
             "higher_is_better": {name: HIGHER_IS_BETTER[name] for name in COLUMNS},
         }
+        if self.statistics:
+            payload["statistics"] = {
+                row: {name: (value if math.isfinite(value) else None) for name, value in values.items()}
+                for row, values in self.statistics.items()
+            }
+        return payload
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
     def to_markdown(self, include_paper: bool = True) -> str:
+        statistic_columns = list(STATISTICS) + ["gap_closed"] if self.statistics else []
         header = "| row | " + " | ".join(COLUMN_TITLES[c] for c in COLUMNS) + " | images |"
-        lines = [header, "|---|" + "---:|" * (len(COLUMNS) + 1)]
+        header += "".join(f" {_STATISTIC_TITLES[c]} |" for c in statistic_columns)
+        lines = [header, "|---|" + "---:|" * (len(COLUMNS) + 1 + len(statistic_columns))]
 
         def cell(value: float | None, column: str) -> str:
             if column in self.unavailable:
@@ -73,20 +102,50 @@ class UDMEvaluation:
                 return "–"
             return f"{value:.2f}" if column == "psnr" else f"{value:.4f}"
 
+        def statistic_cell(row: str, column: str) -> str:
+            value = self.statistics.get(row, {}).get(column)
+            return "n/a" if value is None or not math.isfinite(value) else f"{value:.2f}"
+
         for row in ROWS:
             if row in self.means:
                 values = self.means[row]
-                lines.append(f"| {row} | " + " | ".join(cell(values.get(c), c) for c in COLUMNS) + f" | {self.counts[row]} |")
+                line = f"| {row} | " + " | ".join(cell(values.get(c), c) for c in COLUMNS) + f" | {self.counts[row]} |"
+                lines.append(line + "".join(f" {statistic_cell(row, c)} |" for c in statistic_columns))
         if include_paper:
             for row, values in PAPER_ROWS.items():
                 cells = [f"{values[c]:.3f}" if c in values else "–" for c in COLUMNS]
-                lines.append(f"| paper: {row} (WQI) | " + " | ".join(cells) + " | – |")
+                lines.append(f"| paper: {row} (WQI) | " + " | ".join(cells) + " | – |" + " – |" * len(statistic_columns))
         notes = [f"- {name}: unavailable ({reason})" for name, reason in self.unavailable.items()]
+        if statistic_columns:
+            notes.append(
+                "- statistic columns: signed fraction (s_row − s_clean)/(s_target − s_clean) of the clean→target gap of "
+                "each degradation statistic (1 = the target's level, 0 = the clean image's; n/a: no tuple's degradation "
+                "moves it), mean over the tuples it is informative on; gap closed: mean of 1 − |1 − fraction| over them"
+            )
         notes += [f"- {row}: not computed ({reason})" for row, reason in self.skipped_rows.items()]
         text = "\n".join(lines) + "\n"
         if notes:
             text += "\n" + "\n".join(notes) + "\n"
         return text
+
+
+_STATISTIC_TITLES = {**{name: f"{s.title} (gap)" for name, s in STATISTICS.items()}, "gap_closed": "gap closed ↑"}
+
+
+class _StatisticAccumulator:
+    """Per row: every tuple's signed fractions and gap closed, reduced to means over finite values."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[str, list[torch.Tensor]]] = {}
+
+    def add(self, row: str, output: torch.Tensor, clean: dict, target: dict) -> None:
+        scores = score_statistics(degradation_statistics(output), clean, target)
+        bucket = self.values.setdefault(row, {})
+        for name, value in {**scores.fractions, "gap_closed": scores.closed}.items():
+            bucket.setdefault(name, []).append(value.flatten())
+
+    def means(self) -> dict[str, dict[str, float]]:
+        return {row: {name: nanmean(torch.cat(v)) for name, v in bucket.items()} for row, bucket in self.values.items()}
 
 
 class _RowAccumulator:
@@ -115,11 +174,14 @@ def evaluate_udm(
     pipeline: str | dict | Path | DegradationPipeline = "realistic",
     device: torch.device | str = "cpu",
     rows: tuple[str, ...] = ROWS,
+    statistics: bool = True,
 ) -> UDMEvaluation:
     """Score ``model`` on ``tuples`` (see the module docstring for the rows).
 
-    ``seed`` drives the synthesis noise (tuple i uses ``seed + i``) and the random-degradation
-    baseline; ``pipeline`` is the one the baseline samples from (the tuples' own pipeline).
+    ``seed`` drives the synthesis noise (tuple i uses ``seed + i``), the random-degradation
+    baseline and the control's noise; ``pipeline`` is the one the baseline samples from (the
+    tuples' own pipeline). ``statistics`` adds the degradation-statistic columns (images of at
+    least 16×16 pixels).
     """
     if not tuples:
         raise ValueError("tuples: nothing to evaluate")
@@ -130,19 +192,33 @@ def evaluate_udm(
     was_training = model.training
     model.eval()
     baseline_pipeline = DegradationPipeline.from_config(pipeline)
-    accumulator = _RowAccumulator()
+    if statistics and min(min(t.x_b.shape[-2:]) for t in tuples) < MIN_STATISTICS_SIZE:
+        logger.warning("degradation statistics need images of at least %d pixels a side; left out", MIN_STATISTICS_SIZE)
+        statistics = False
+    metric_accumulator = _RowAccumulator()
+    statistic_accumulator = _StatisticAccumulator()
     skipped: dict[str, str] = {}
     try:
         for index, case in enumerate(tuples):
             x_a, y_a, x_b, y_b = (t.to(device) for t in (case.x_a, case.y_a, case.x_b, case.y_b))
             if x_b.shape != y_b.shape or x_a.shape != y_a.shape:
                 raise ValueError(f"tuple {index} ({case.name}): clean and degraded images differ in size")
+            gaps = {}
+            if statistics:  # (clean, target) statistics: reproduction is scored on side a, all else on b
+                gaps = {"a": (degradation_statistics(x_a), degradation_statistics(y_a)),
+                        "b": (degradation_statistics(x_b), degradation_statistics(y_b))}
+
+            def add(row: str, output: torch.Tensor, side: str = "b") -> None:
+                metric_accumulator.add(row, metrics(output, y_a if side == "a" else y_b))
+                if statistics:
+                    statistic_accumulator.add(row, output.clamp(0, 1), *gaps[side])
+
             synthesis_seed = seed + index
             embedding = model.encode(y_a)
             if "reproduction" in rows:
-                accumulator.add("reproduction", metrics(model.synthesize(x_a, embedding, seed=synthesis_seed), y_a))
+                add("reproduction", model.synthesize(x_a, embedding, seed=synthesis_seed), side="a")
             if "transfer" in rows:
-                accumulator.add("transfer", metrics(model.synthesize(x_b, embedding, seed=synthesis_seed), y_b))
+                add("transfer", model.synthesize(x_b, embedding, seed=synthesis_seed))
             if "mixed transfer" in rows:
                 if case.params is None:
                     skipped["mixed transfer"] = "real pairs carry no degradation parameters to split into e_g and e_l parts"
@@ -153,17 +229,22 @@ def evaluate_udm(
                     mixed = model.encode(global_reference)
                     if model.config.map_channels > 0:
                         mixed = mixed.mix(model.encode(local_reference))
-                    accumulator.add("mixed transfer", metrics(model.synthesize(x_b, mixed, seed=synthesis_seed), y_b))
+                    add("mixed transfer", model.synthesize(x_b, mixed, seed=synthesis_seed))
+            if "wrong embedding" in rows:
+                control = control_degradation(case.params.types if case.params is not None else None, index)
+                reference = control.apply(x_a, seed=20_000_003 * (seed + 1) + index)
+                add("wrong embedding", model.synthesize(x_b, model.encode(reference), seed=synthesis_seed))
             if "identity" in rows:
-                accumulator.add("identity", metrics(x_b, y_b))
+                add("identity", x_b)
             if "random degradation" in rows:
                 generator = torch.Generator().manual_seed(10_000_019 * (seed + 1) + index)
                 random_params = baseline_pipeline.sample(generator)
-                accumulator.add("random degradation", metrics(apply_degradation_params(x_b, random_params), y_b))
+                add("random degradation", apply_degradation_params(x_b, random_params))
     finally:
         model.train(was_training)
-    means, counts = accumulator.means()
-    return UDMEvaluation(means, counts, dict(metrics.unavailable), skipped)
+    means, counts = metric_accumulator.means()
+    return UDMEvaluation(means, counts, dict(metrics.unavailable), skipped,
+                         statistics=statistic_accumulator.means() if statistics else {})
 
 
 def save_udm_evaluation(evaluation: UDMEvaluation, stem: str | Path) -> tuple[Path, Path]:

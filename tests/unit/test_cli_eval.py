@@ -22,7 +22,9 @@ def test_eval_udm_writes_markdown_and_json_with_baselines(tmp_path, capsys):
                  "--metrics", "psnr", "ssim", "ms_ssim", "--device", "cpu", "--out", str(tmp_path / "table")])
     assert code == 0
     payload = json.loads((tmp_path / "table.json").read_text())
-    assert set(payload["rows"]) == {"reproduction", "transfer", "mixed transfer", "identity", "random degradation"}
+    assert set(payload["rows"]) == {"reproduction", "transfer", "mixed transfer", "wrong embedding", "identity",
+                                    "random degradation"}
+    assert "gap_closed" in payload["statistics"]["transfer"]
     assert payload["rows"]["identity"]["images"] == 2 and 0 < payload["rows"]["transfer"]["ssim"] <= 1
     assert "| identity |" in (tmp_path / "table.md").read_text() and "| transfer |" in capsys.readouterr().out
 

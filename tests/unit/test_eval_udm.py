@@ -45,7 +45,8 @@ def test_untrained_model_transfer_equals_the_identity_baseline(tuples):
     # a fresh synthesis network returns its input exactly (zero-initialised output), so transfer = x_b
     evaluation = evaluate_udm(fresh_model(), tuples, build_metrics(("psnr", "ssim")), seed=0)
     assert evaluation.means["transfer"]["psnr"] == pytest.approx(evaluation.means["identity"]["psnr"], abs=1e-4)
-    assert evaluation.counts == {row: 3 for row in ("reproduction", "transfer", "mixed transfer", "identity", "random degradation")}
+    assert evaluation.counts == {row: 3 for row in ("reproduction", "transfer", "mixed transfer", "wrong embedding", "identity",
+                                                  "random degradation")}
 
 
 def test_oracle_synthesiser_beats_both_baselines():

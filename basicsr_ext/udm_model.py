@@ -8,7 +8,11 @@ Options (besides BasicSR's usual ones):
     network_d: optional ``type: UDMDiscriminator``; used when ``train.udm.weights.gan > 0``.
     train.udm: ``UDMTrainingOptions`` (loss weights, DISTS weights, MoCo settings).
     train.optim_g / optim_d / optim_aux: optimizers of the generator+encoders, the critic and the
-        entropy models' quantiles (default Adam lr 1e-3 for the latter, as the authors).
+        entropy models' quantiles (default Adam lr 1e-3 for the latter, as the authors). The rate
+        models' own parameters are a second parameter group of optim_g at ``train.udm.rate_lr``
+        (default 1e-3, the authors' ``lr_Cprs``).
+    train.ema_decay: > 0 keeps an EMA copy of network_g (parameters averaged, buffers such as
+        BatchNorm statistics copied); validation and the exported ``udm_*.pth`` use it.
     val.metrics: names among psnr, ssim, ms_ssim, lpips, dists (keys of a mapping or a list).
 """
 
@@ -104,12 +108,24 @@ class UDMModel(BaseModel):
 
     def setup_optimizers(self) -> None:
         groups = self.training_step.parameter_groups()
-        self.optimizer_g = self._optimizer("optim_g", groups["main"])
+        self.optimizer_g = self._optimizer("optim_g", self.training_step.generator_param_groups())
         self.optimizer_aux = self._optimizer("optim_aux", groups["aux"], DEFAULT_AUX_OPTIMIZER)
         self.optimizers = [self.optimizer_g, self.optimizer_aux]
         if self.net_d is not None:
             self.optimizer_d = self._optimizer("optim_d", groups["discriminator"])
             self.optimizers.append(self.optimizer_d)
+
+    def model_ema(self, decay: float = 0.999) -> None:
+        """BasicSR's parameter EMA, plus the buffers (BatchNorm running statistics, entropy-model
+        tables) copied from the trained network: BasicSR averages parameters only."""
+        super().model_ema(decay)
+        source = dict(self.udm.named_buffers())
+        with torch.no_grad():
+            for name, buffer in self.get_bare_model(self.net_g_ema).named_buffers():
+                value = source[name]
+                if buffer.shape != value.shape:
+                    buffer.resize_(value.shape)
+                buffer.copy_(value)
 
     # ------------------------------------------------------------------ data
     def feed_data(self, data: dict) -> None:

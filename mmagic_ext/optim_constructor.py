@@ -10,8 +10,11 @@ the editor for its groups instead::
         entropy=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3)),        # optional
         discriminator=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)))  # with a critic
 
-``entropy`` defaults to Adam lr 1e-3 (as the authors and BasicSR's ``UDMModel``). A group with
-parameters but no settings, or settings for an unknown or empty group, is an error naming it.
+``entropy`` defaults to Adam lr 1e-3 (as the authors and BasicSR's ``UDMModel``). The
+generator's optimizer holds two parameter groups: the networks at its own lr, and the rate models
+at ``training.rate_lr`` (default 1e-3, the authors' ``lr_Cprs``; see
+``UDMTrainingStep.generator_param_groups``). A group with parameters but no settings, or settings
+for an unknown or empty group, is an error naming it.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class UDMOptimWrapperConstructor:
             model = model.module
         if not hasattr(model, "parameter_groups"):
             raise ValueError(f"UDMOptimWrapperConstructor needs a UDMEditor, got {type(model).__name__}")
-        groups = {name: params for name, params in model.parameter_groups().items() if params}
+        # The editor's optimizer_param_groups() may give a list of parameter-group dicts for an optimizer.
+        source = model.optimizer_param_groups() if hasattr(model, "optimizer_param_groups") else model.parameter_groups()
+        groups = {name: params for name, params in source.items() if params}
         settings = dict(self.optim_wrapper_cfg)
         settings.setdefault("entropy", copy.deepcopy(DEFAULT_ENTROPY))
         unknown = sorted(set(settings) - set(groups))
@@ -51,7 +56,8 @@ class UDMOptimWrapperConstructor:
         wrappers = {}
         for name, params in groups.items():
             if name not in settings:
-                raise ValueError(f"optim_wrapper: missing settings for the {name!r} optimizer ({len(params)} parameters)")
+                count = sum(len(p["params"]) if isinstance(p, dict) else 1 for p in params)
+                raise ValueError(f"optim_wrapper: missing settings for the {name!r} optimizer ({count} parameters)")
             config = copy.deepcopy(dict(settings[name]))
             config.setdefault("type", "OptimWrapper")
             optimizer_config = dict(config.pop("optimizer", {}) or {})

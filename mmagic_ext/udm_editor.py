@@ -113,6 +113,13 @@ class UDMEditor(DegplugEditor):
         """``UDMTrainingStep.parameter_groups()`` keyed by optimizer name (generator/entropy/discriminator)."""
         return {OPTIMIZER_OF_GROUP[name]: params for name, params in self.training_step.parameter_groups().items()}
 
+    def optimizer_param_groups(self) -> dict[str, list]:
+        """What each optimizer gets: ``parameter_groups()``, with the generator's split into
+        ``UDMTrainingStep.generator_param_groups()`` (the rate models at ``training.rate_lr``)."""
+        groups: dict[str, list] = dict(self.parameter_groups())
+        groups["generator"] = self.training_step.generator_param_groups()
+        return groups
+
     # ---------------------------------------------------------------- training
     def _rank(self) -> int:
         from mmengine.dist import get_rank

@@ -44,6 +44,19 @@ def test_train_step_updates_generator_entropy_and_discriminator_parameters():
     assert {id(p) for p in optim["entropy"].optimizer.param_groups[0]["params"]} == {id(p) for p in groups["entropy"]}
 
 
+def test_generator_optimizer_trains_the_rate_models_at_their_own_learning_rate():
+    editor = tiny_editor(gan=0.0)
+    groups = _optimizers(editor, with_critic=False)["generator"].optimizer.param_groups
+    assert [(g["name"], g["lr"]) for g in groups] == [("networks", 1e-3), ("rate", 1e-3)]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in editor.generator.rate_parameters()}
+    assert {id(p) for g in groups for p in g["params"]} == {id(p) for p in editor.parameter_groups()["generator"]}
+    from mmagic.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+    settings = dict(generator=dict(optimizer=dict(type="Adam", lr=2e-4)))
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type="UDMOptimWrapperConstructor", optim_wrapper_cfg=settings))
+    assert [g["lr"] for g in constructor(editor)["generator"].optimizer.param_groups] == [2e-4, 1e-3]
+
+
 def test_constructor_rejects_settings_for_a_group_the_model_does_not_have():
     editor = tiny_editor(gan=0.0)
     with pytest.raises(ValueError, match="discriminator"):

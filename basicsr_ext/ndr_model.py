@@ -6,6 +6,8 @@ class maps BasicSR's options, optimizers, schedulers, checkpoints and validation
 Options (besides BasicSR's usual ones):
     network_g: ``type: NDRRestoreNet`` (the restorer used at inference).
     network_degrad: ``type: NDRDegradNet`` (training only).
+    path.pretrain_network_g / pretrain_network_degrad: BasicSR files, or one degplug NDR checkpoint
+        (``ndr_<iter>.pth``, or ``degplug convert ndr-official`` output) for both.
     train.schedule: ``joint`` (the released code) or ``alternate`` (the paper).
     train.restoration_weight / degradation_weight: 1 and 1.
     train.grad_clip: 10.
@@ -151,4 +153,6 @@ class NDRModel(BaseModel):
         if self.opt["rank"] == 0:
             label = "latest" if current_iter == -1 else current_iter
             config = {k: v for k, v in self.opt["network_g"].items() if k != "type"}
-            save_restorer(self.get_bare_model(self.net_g), config, osp.join(self.opt["path"]["models"], f"ndr_{label}.pth"))
+            degrader_config = {k: v for k, v in self.opt["network_degrad"].items() if k != "type"}
+            save_restorer(self.get_bare_model(self.net_g), config, osp.join(self.opt["path"]["models"], f"ndr_{label}.pth"),
+                          degrader=self.get_bare_model(self.net_degrad), degrader_config=degrader_config)

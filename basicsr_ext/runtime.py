@@ -146,8 +146,44 @@ def patch_basicsr_for_cpu(dist_backend: str | None = None) -> None:
 
 def load_pretrained(model, label: str, net) -> None:
     """Load ``path.pretrain_network_<label>`` into ``net`` when set (BasicSR's convention, also used
-    by its resume, which points that key at ``net_<label>_<iter>.pth``)."""
+    by its resume, which points that key at ``net_<label>_<iter>.pth``).
+
+    A degplug NDR-Restore checkpoint (``ndr_<iter>.pth``, or what ``degplug convert ndr-official``
+    writes) is read here with ``weights_only=True``: its restorer goes into ``network_g`` and its
+    NDR-Degrad into ``network_degrad``, so one file serves both keys. Other files go through
+    BasicSR's ``load_network`` (``param_key_<label>``, default ``params``)."""
     path = model.opt["path"].get(f"pretrain_network_{label}")
-    if path is not None:
-        param_key = model.opt["path"].get(f"param_key_{label}", "params")
-        model.load_network(net, path, model.opt["path"].get(f"strict_load_{label}", True), param_key)
+    if path is None:
+        return
+    strict = model.opt["path"].get(f"strict_load_{label}", True)
+    weights = _ndr_checkpoint_part(path, label)
+    if weights is not None:
+        from basicsr.utils import get_root_logger
+
+        bare = model.get_bare_model(net)
+        try:
+            result = bare.load_state_dict(weights, strict=strict)
+        except RuntimeError as error:
+            raise ValueError(f"path.pretrain_network_{label}: {path} does not fit network_{label}: {error}") from error
+        get_root_logger().info(f"Loaded network_{label} from the NDR-Restore checkpoint {path} ({result})")
+        return
+    param_key = model.opt["path"].get(f"param_key_{label}", "params")
+    model.load_network(net, path, strict, param_key)
+
+
+def _ndr_checkpoint_part(path: str, label: str):
+    """The ``label`` network's weights when ``path`` is a degplug NDR checkpoint, else None."""
+    from degplug.ndr.checkpoint import DEGRADER_PREFIX, RESTORER_PREFIX, check_checkpoint, is_ndr_checkpoint
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 (not ours: BasicSR's loader reports it)
+        return None
+    if not is_ndr_checkpoint(state):
+        return None
+    check_checkpoint(state, path)
+    prefix = DEGRADER_PREFIX if label == "degrad" else RESTORER_PREFIX
+    weights = {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+    if not weights:
+        raise ValueError(f"path.pretrain_network_{label}: {path} holds no {'NDR-Degrad' if label == 'degrad' else 'restorer'} weights")
+    return weights

@@ -23,6 +23,10 @@ Config::
         grad_clip=10.0,
         data_preprocessor=dict(type='UDMDataPreprocessor'))
 
+``load_from`` / ``mim test --checkpoint`` also take a degplug NDR checkpoint (``ndr_<iter>.pth`` or
+``degplug convert ndr-official`` output): its ``state_dict`` has this editor's ``restorer.`` /
+``degrader.`` layout.
+
 ``val_step``/``test_step`` restore ``lq`` with the test protocol (reflect-pad to a multiple of 8,
 restore, crop, clamp; ``degplug.ndr.evaluation.restore_padded``) and return ``DataSample`` s in
 MMagic's convention (3×H×W float RGB in [0, 255], so MMagic's ``PSNR``/``SSIM`` work unchanged):
@@ -71,7 +75,7 @@ class NDREditor(DegplugEditor):
     Args:
         restorer: ``dict(type='NDRRestoreNet', ...)`` or the module. Built from a dict, its keyword
             arguments are kept (``restorer_config``) for the self-describing ``ndr_<iter>.pth`` export.
-        degrader: ``dict(type='NDRDegradNet', ...)`` or the module.
+        degrader: ``dict(type='NDRDegradNet', ...)`` or the module (``degrader_config`` likewise).
         training: ``NDRTrainingStep`` keyword arguments (schedule, weights, detach option).
         grad_clip: max joint gradient norm of the stepping groups per phase (None: no clipping).
         data_preprocessor: stacks degplug's [0, 1] images (``UDMDataPreprocessor`` by default).
@@ -100,6 +104,9 @@ class NDREditor(DegplugEditor):
             {k: v for k, v in restorer.items() if k != "type"} if isinstance(restorer, dict) else None
         )
         self.degrader = _build(degrader, "degrader")
+        self.degrader_config = (
+            {k: v for k, v in degrader.items() if k != "type"} if isinstance(degrader, dict) else None
+        )
         if self.degrader is not None and not isinstance(self.degrader, NDRDegradNet):
             raise ValueError(f"NDREditor: degrader must be an NDRDegradNet, got {type(self.degrader).__name__}")
         training = dict(training or {})

@@ -26,5 +26,7 @@ class NDRCheckpointExportHook(CheckpointExportHook):
                 "NDRCheckpointExportHook: the editor's restorer was not built from a config dict "
                 "(model.restorer=dict(type='NDRRestoreNet', ...)), so its constructor arguments are unknown"
             )
-        save_restorer(model.restorer, model.restorer_config, path)
+        degrader_config = getattr(model, "degrader_config", None)
+        degrader = getattr(model, "degrader", None) if degrader_config is not None else None
+        save_restorer(model.restorer, model.restorer_config, path, degrader=degrader, degrader_config=degrader_config)
         return "NDR-Restore"

@@ -4,18 +4,27 @@ Test folder layout (each part optional, at least one needed)::
 
     DIR/denoise/            clean images (e.g. CBSD68): rows "denoise σ15/σ25/σ50", noise added
                             with a fixed seed (preset allinone_noise<σ>)
-    DIR/<task>/lq, /gt      real pairs (e.g. derain = Rain100L, dehaze = SOTS outdoor); one row
-                            per such folder, named after it
+    DIR/<task>/lq, /gt      real pairs (e.g. derain = Rain100L, dehaze = SOTS outdoor, sr = a
+                            bicubic ×2 set); one row per such folder, named after it
+    DIR/derain/rainy, /norain   a folder named after a paired task may keep its dataset's own
+                            sub-folder names (``degplug.data.all_in_one.DEGRADED_FOLDER_NAMES``:
+                            SOTS hazy/ + gt/, GoPro <sequence>/blur + sharp, LOL low/ + high/)
 
 Pairs are matched by name, then by a trailing number (Rain100L ``rain-12``/``norain-12``), then by
-the part before the first underscore (SOTS ``0001_0.8_0.2``/``0001``); larger clean images are
-centre-cropped to the degraded size (SOTS indoor). The protocol (reflect-pad to 8, PSNR/SSIM on
-RGB in [0, 1]) is :mod:`degplug.ndr.evaluation`'s.
+the part before the first underscore (SOTS ``0001_0.8_0.2``/``0001``).
 
-Checkpoint format (the NDR training adapters did not fix one when this was written, so this is
-the proposal, mirroring UDM's): ``{"kind": "degplug.NDRRestoreNet", "version": 1, "config":
-{NDRRestoreNet keyword arguments}, "state_dict": ...}``. A plain state dict (or BasicSR's
-``{"params": ...}`` / ``{"params_ema": ...}``) also loads when the config is given separately.
+Sizes: a degraded image the size of its clean image is scored as it is. A clean image larger by
+at most :data:`MAX_MARGIN` pixels per side (SOTS indoor: 640×480 clean, 620×460 hazy) is
+centre-cropped by that margin. A degraded image smaller by an integer factor s ≥ 2 in both
+directions is a super-resolution pair: it is upsampled bicubically to the clean size, exactly as
+the all-in-one training data make their ×s inputs (``allinone_sr_x<s>``: bicubic down, bicubic back
+up), the clean image first cut to s × the degraded size (at most s − 1 pixels, BasicSR's mod-crop),
+and the row is named ``<folder> ×s``. Any other size difference is an error naming both files.
+The protocol (reflect-pad to 8, PSNR/SSIM on RGB in [0, 1]) is :mod:`degplug.ndr.evaluation`'s.
+
+Checkpoints: degplug's NDR-Restore files (:mod:`degplug.ndr.checkpoint`, also what ``degplug
+convert ndr-official`` writes). A plain state dict (or BasicSR's ``{"params": ...}`` /
+``{"params_ema": ...}``) also loads when the NDRRestoreNet config is given separately.
 """
 
 from __future__ import annotations
@@ -25,24 +34,21 @@ from pathlib import Path
 
 import torch
 
+from degplug.data.all_in_one import DEGRADED_FOLDER_NAMES, PAIRING_PATTERNS, pair_files, task_folder_pairs
 from degplug.data.paired_folders import match_pairs
+from degplug.ndr.checkpoint import checkpoint_state, check_checkpoint, is_ndr_checkpoint, restorer_from_state
 from degplug.ndr.evaluation import TaskMetrics, evaluate_task
 from degplug.ndr.restore_net import NDRRestoreNet
 
-NDR_CHECKPOINT_KIND = "degplug.NDRRestoreNet"
-NDR_CHECKPOINT_VERSION = 1
 NOISE_SIGMAS = (15, 25, 50)
-_KEY_PATTERNS = (None, r"(\d+)$", r"^([^_]+)")
+#: The largest border (pixels per side) cropped from a clean image that is larger than its degraded one.
+MAX_MARGIN = 10
+_KEY_PATTERNS = (None, r"(\d+)$", r"([^/_]+)(?:_[^/]*)?$")
 
 
 def ndr_checkpoint_state(net: NDRRestoreNet, config: dict) -> dict:
-    """The checkpoint dict for ``net`` built with keyword arguments ``config``."""
-    return {
-        "kind": NDR_CHECKPOINT_KIND,
-        "version": NDR_CHECKPOINT_VERSION,
-        "config": dict(config),
-        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-    }
+    """The checkpoint dict for ``net`` built with keyword arguments ``config`` (:mod:`degplug.ndr.checkpoint`)."""
+    return checkpoint_state(net, config)
 
 
 def load_ndr_restorer(path: str | Path, config: dict | None = None) -> NDRRestoreNet:
@@ -57,43 +63,102 @@ def load_ndr_restorer(path: str | Path, config: dict | None = None) -> NDRRestor
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a dict checkpoint, found {type(state).__name__}")  # noqa: TRY004 (a bad file is a ValueError)
     if "kind" in state:
-        if state["kind"] != NDR_CHECKPOINT_KIND:
-            raise ValueError(f"{path}: not an NDR-Restore checkpoint (kind {state['kind']!r}, expected {NDR_CHECKPOINT_KIND!r})")
-        if state.get("version") != NDR_CHECKPOINT_VERSION:
-            raise ValueError(f"{path}: NDR checkpoint version {state.get('version')}, this degplug reads {NDR_CHECKPOINT_VERSION}")
-        config, weights = {**state.get("config", {}), **(config or {})}, state["state_dict"]
-    else:
-        weights = state.get("params_ema", state.get("params", state))
-        if config is None:
-            raise ValueError(
-                f"{path}: a bare state dict carries no network sizes; pass the NDRRestoreNet config "
-                f"(e.g. --ndr-config '{{\"width\": 48}}') or save {{kind: {NDR_CHECKPOINT_KIND!r}, version, config, state_dict}}"
-            )
+        check_checkpoint(state, path)
+        return restorer_from_state(state, path, config).eval()
+    weights = state.get("params_ema", state.get("params", state))
+    if any(str(k).startswith(("restoration_net.", "module.restoration_net.")) for k in weights):
+        check_checkpoint(weights, path)  # names the converter
+    if config is None:
+        raise ValueError(
+            f"{path}: a bare state dict carries no network sizes; pass the NDRRestoreNet config "
+            f"(e.g. --ndr-config '{{\"width\": 48}}') or save it with degplug.ndr.checkpoint.save_restorer"
+        )
     net = NDRRestoreNet(**config)
-    missing, unexpected = net.load_state_dict(weights, strict=False)
+    try:
+        missing, unexpected = net.load_state_dict(weights, strict=False)
+    except RuntimeError as error:
+        raise ValueError(f"{path}: weights do not match the config: {error}") from error
     if missing or unexpected:
         raise ValueError(f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
     return net.eval()
 
 
-def _paired_task(folder: Path) -> list[tuple[Path, Path]]:
-    last_error: ValueError | None = None
-    for pattern in _KEY_PATTERNS:
-        try:
-            return match_pairs(folder / "lq", folder / "gt", pattern)
-        except ValueError as error:
-            last_error = error
-    raise ValueError(f"{folder}: cannot match lq/ to gt/ by name, trailing number or prefix: {last_error}")
+def _paired_task(folder: Path) -> list[tuple[Path, Path]] | None:
+    """The test pairs of a task folder, or None when it holds no pairs.
+
+    ``<folder>/lq`` + ``<folder>/gt``; or, for a folder named after a paired task (derain, dehaze,
+    sr, deblur, lowlight), the dataset's own sub-folder names (``degplug.data.all_in_one``).
+    """
+    if (folder / "lq").is_dir() and (folder / "gt").is_dir():
+        folder_pairs = [(folder / "lq", folder / "gt")]
+    elif folder.name in DEGRADED_FOLDER_NAMES:
+        folder_pairs = task_folder_pairs(folder, folder.name)
+    else:
+        return None
+    pairs: list[tuple[Path, Path]] = []
+    for lq_folder, gt_folder in folder_pairs:
+        if folder.name in PAIRING_PATTERNS:
+            pairs.extend(pair_files(lq_folder, gt_folder, folder.name)[0])
+            continue
+        last_error: ValueError | None = None
+        for pattern in _KEY_PATTERNS:
+            try:
+                pairs.extend(match_pairs(lq_folder, gt_folder, pattern))
+                break
+            except ValueError as error:
+                last_error = error
+        else:
+            raise ValueError(f"{folder}: cannot match lq/ to gt/ by name, trailing number or prefix: {last_error}")
+    return pairs
 
 
-def _paired_batches(pairs: list[tuple[Path, Path]], limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _super_resolution_scale(lq_size: tuple[int, int], gt_size: tuple[int, int]) -> int | None:
+    """s ≥ 2 when gt is s × lq (up to s − 1 extra pixels per side, mod-crop), else None."""
+    (lq_h, lq_w), (gt_h, gt_w) = lq_size, gt_size
+    scale = gt_h // lq_h if lq_h else 0
+    if scale < 2 or gt_w // lq_w != scale:
+        return None
+    if gt_h - scale * lq_h < scale and gt_w - scale * lq_w < scale:
+        return scale
+    return None
+
+
+def prepare_pair(lq: torch.Tensor, gt: torch.Tensor, lq_name: str = "lq", gt_name: str = "gt") -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Bring a test pair (C×H×W each) to one size (module doc); returns ``(lq, gt, scale)``."""
+    from degplug.degradations.filtering import resize
+
+    lq_size, gt_size = tuple(lq.shape[-2:]), tuple(gt.shape[-2:])
+    if lq_size == gt_size:
+        return lq, gt, 1
+    scale = _super_resolution_scale(lq_size, gt_size)
+    if scale is not None:
+        gt = gt[..., : scale * lq_size[0], : scale * lq_size[1]]
+        upsampled = resize(lq[None], tuple(gt.shape[-2:]), "bicubic")[0]
+        return upsampled, gt, scale
+    extra_h, extra_w = gt_size[0] - lq_size[0], gt_size[1] - lq_size[1]
+    if 0 <= extra_h <= 2 * MAX_MARGIN and 0 <= extra_w <= 2 * MAX_MARGIN:
+        top, left = extra_h // 2, extra_w // 2
+        return lq, gt[..., top : top + lq_size[0], left : left + lq_size[1]], 1
+    raise ValueError(
+        f"{gt_name} is {gt_size[0]}×{gt_size[1]} and {lq_name} {lq_size[0]}×{lq_size[1]}: neither the same size, "
+        f"nor a clean image with a border of at most {MAX_MARGIN} px per side, nor an integer ×2/×3/×4 "
+        "super-resolution pair"
+    )
+
+
+def _paired_batches(
+    pairs: list[tuple[Path, Path]], limit: int | None, scales: list[int]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(lq, gt) batches of the pairs; appends each pair's scale to ``scales`` (one scale per task)."""
     from degplug.data.image_io import read_image
 
     for lq_path, gt_path in pairs[:limit]:
-        lq, gt = read_image(lq_path), read_image(gt_path)
-        if gt.shape != lq.shape and gt.shape[-2] >= lq.shape[-2] and gt.shape[-1] >= lq.shape[-1]:
-            top, left = (gt.shape[-2] - lq.shape[-2]) // 2, (gt.shape[-1] - lq.shape[-1]) // 2
-            gt = gt[:, top : top + lq.shape[-2], left : left + lq.shape[-1]]
+        lq, gt, scale = prepare_pair(read_image(lq_path), read_image(gt_path), str(lq_path), str(gt_path))
+        if scales and scale != scales[0]:
+            raise ValueError(
+                f"{lq_path}: a ×{scale} pair in a task whose first pair is ×{scales[0]}; put each scale in its own folder"
+            )
+        scales.append(scale)
         yield lq[None], gt[None]
 
 
@@ -126,8 +191,13 @@ def evaluate_ndr_folder(
             results.append(evaluate_task(restorer, on_device(_noise_batches(data / "denoise", sigma, seed, limit)),
                                          f"denoise σ{sigma}"))
     for folder in sorted(p for p in data.iterdir() if p.is_dir() and p.name != "denoise"):
-        if (folder / "lq").is_dir() and (folder / "gt").is_dir():
-            results.append(evaluate_task(restorer, on_device(_paired_batches(_paired_task(folder), limit)), folder.name))
+        pairs = _paired_task(folder)
+        if pairs is not None:
+            scales: list[int] = []
+            result = evaluate_task(restorer, on_device(_paired_batches(pairs, limit, scales)), folder.name)
+            if scales and scales[0] > 1:
+                result.task = f"{folder.name} ×{scales[0]}"
+            results.append(result)
     if not results:
         raise ValueError(f"--data {str(data)!r}: found no 'denoise/' folder of clean images and no '<task>/lq' + '<task>/gt' folders")
     return results

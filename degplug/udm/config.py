@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+ARCHITECTURES = ("degplug", "official")
 
 @dataclass
 class UDMConfig:
@@ -24,8 +25,17 @@ class UDMConfig:
     depthwise_ida: bool = False
     rate_hidden: int = 64
     map_rate_compress: bool = False
+    # "degplug" (this project's UDM) or "official": the layout of the UDM authors' released models
+    # (degplug.udm.official_layers; their checkpoints convert with `degplug convert udm-official`).
+    architecture: str = "degplug"
+    iden_long_kernel: int = 0  # IDEN's long-range kernel; 0: the same as long_kernel
+    map_code_channels: int = 64  # code width of the e_l compressor (map_rate_compress)
+    rate_head_blocks: int = 2  # official only: residual blocks of the e_g rate model's head
+    rate_tail_blocks: int = 2  # official only: ... and of its tail
 
     def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"UDM option 'architecture' must be one of {list(ARCHITECTURES)}, got {self.architecture!r}")
         self.synthesis_blocks = tuple(int(b) for b in self.synthesis_blocks)
         if len(self.synthesis_blocks) != 5:
             raise ValueError(f"synthesis_blocks needs 5 stage depths, got {self.synthesis_blocks}")

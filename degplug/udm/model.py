@@ -40,11 +40,18 @@ class UniversalDegradationModel(nn.Module):
         super().__init__()
         self.config = UDMConfig.from_dict(config)
         c = self.config
+        if c.architecture == "official":  # the UDM authors' released layout (degplug.udm.official_layers)
+            from degplug.udm.official_layers import build_official_parts
+
+            self.hden, self.rate_g, self.iden, self.rate_l, self.synthesis = build_official_parts(c)
+            return
         self.hden = HomogeneousEncoder(width=c.encoder_width, embed_dim=c.embed_dim, long_kernel=c.long_kernel)
         self.rate_g = GlobalRateModel(dim=c.embed_dim, hidden=c.rate_hidden)
         if c.map_channels > 0:
-            self.iden = InhomogeneousEncoder(width=c.encoder_width, map_channels=c.map_channels, long_kernel=c.long_kernel)
-            self.rate_l = MapRateModel(channels=c.map_channels, compress=c.map_rate_compress)
+            self.iden = InhomogeneousEncoder(width=c.encoder_width, map_channels=c.map_channels,
+                                             long_kernel=c.iden_long_kernel or c.long_kernel)
+            self.rate_l = MapRateModel(channels=c.map_channels, compress=c.map_rate_compress,
+                                       code_channels=c.map_code_channels)
         else:
             self.iden = None
             self.rate_l = None

@@ -26,6 +26,7 @@ VERBS: dict[str, str] = {
     "blind": "degplug.cli.blind",
     "restore": "degplug.cli.restore",
     "convert": "degplug.cli.convert",
+    "data": "degplug.cli.data",
 }
 
 

@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"basicsr: error: unknown subcommand {subcommand!r} (choose from train, test)\n\n{USAGE}", file=sys.stderr)
         return 2
     from basicsr_ext.options_check import OptionsError
+    from basicsr_ext.training_states import ResumeError
 
     try:
         nproc, rest = _pop_nproc(rest)
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             _options_path(rest)
             return launch_local_processes(subcommand, nproc, rest)
         run(subcommand, rest)
-    except (UsageError, OptionsError) as error:
+    except (UsageError, OptionsError, ResumeError) as error:
         print(f"basicsr {subcommand}: error: {error}", file=sys.stderr)
         return 2
     except FloatingPointError as error:

@@ -4,7 +4,9 @@ BasicSR's ``load_resume_state`` maps the resume state onto ``torch.cuda.current_
 which fails without a GPU, and loads it with torch's default ``weights_only=True`` although the
 state holds a ``collections.Counter`` (the MultiStepLR milestones). Both are replaced by a
 version that maps onto the GPU when there is one and the CPU otherwise, and that allows exactly
-that one extra type.
+that one extra type; with ``--auto_resume`` it skips (and reports) newest states that do not load.
+``BaseModel.save_training_state`` / ``save_network`` are replaced by atomic writers
+(:mod:`basicsr_ext.training_states`).
 
 Distributed training: BasicSR's ``init_dist`` hard-codes NCCL and calls ``torch.cuda.set_device``
 (a division by zero without GPUs). :func:`init_dist_anywhere` replaces it: with CUDA it selects
@@ -18,7 +20,6 @@ the models average gradients with ``degplug.utils.distributed.average_gradients`
 
 from __future__ import annotations
 
-import collections
 import functools
 import os
 import os.path as osp
@@ -32,27 +33,27 @@ _PATCHED = False
 
 
 def load_resume_state_anywhere(opt: dict):
-    """``basicsr.train.load_resume_state`` with a CPU fallback for the map location."""
+    """``basicsr.train.load_resume_state`` with a CPU fallback for the map location.
+
+    ``--auto_resume`` takes the newest training state whose files all load, reporting each newer
+    one it skips (:func:`basicsr_ext.training_states.find_resume_state`); a ``path.resume_state``
+    that does not load is an error naming it.
+    """
     import basicsr.train as basicsr_train
-    from basicsr.utils import scandir
     from basicsr.utils.options import copy_opt_file  # noqa: F401  (keeps basicsr's import order)
 
-    resume_state_path = None
-    if opt["auto_resume"]:
-        state_path = osp.join("experiments", opt["name"], "training_states")
-        if osp.isdir(state_path):
-            states = list(scandir(state_path, suffix="state", recursive=False, full_path=False))
-            if states:
-                latest = max(float(v.split(".state")[0]) for v in states)
-                resume_state_path = osp.join(state_path, f"{latest:.0f}.state")
-                opt["path"]["resume_state"] = resume_state_path
-    elif opt["path"].get("resume_state"):
-        resume_state_path = opt["path"]["resume_state"]
-    if resume_state_path is None:
-        return None
+    from basicsr_ext.training_states import find_resume_state, load_named_state
+
     location = f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
-    with torch.serialization.safe_globals([collections.Counter]):
-        resume_state = torch.load(resume_state_path, map_location=location, weights_only=True)
+    resume_state = None
+    if opt["auto_resume"]:
+        found = find_resume_state(opt, osp.join("experiments", opt["name"], "training_states"), location)
+        if found is not None:
+            opt["path"]["resume_state"], resume_state = found
+    elif opt["path"].get("resume_state"):
+        resume_state = load_named_state(opt["path"]["resume_state"], location)
+    if resume_state is None:
+        return None
     basicsr_train.check_resume(opt, resume_state["iter"])
     return resume_state
 
@@ -135,8 +136,14 @@ def patch_basicsr_for_cpu(dist_backend: str | None = None) -> None:
 
     import basicsr.utils.dist_util as dist_util
     import basicsr.utils.options as basicsr_options
+    from basicsr.models.base_model import BaseModel
+
+    from basicsr_ext.training_states import save_network_atomically, save_training_state_atomically
 
     basicsr_train.load_resume_state = load_resume_state_anywhere
+    # Checkpoints and training states through a temporary file + os.replace (never half-written).
+    BaseModel.save_training_state = save_training_state_atomically
+    BaseModel.save_network = save_network_atomically
     # parse_options imported init_dist by name; replace both references.
     init_dist = functools.partial(init_dist_anywhere, backend=dist_backend) if dist_backend else init_dist_anywhere
     basicsr_options.init_dist = init_dist

@@ -1,7 +1,7 @@
 # NDR-Restore, all-in-one restoration with bidirectional training (SPEC §2), the MMagic twin of
 # options/ndr.yml. Fill in your data paths, then:
 #   mim train mmagic configs/ndr.py --work-dir work_dirs/ndr_allinone
-#   TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 mim test mmagic configs/ndr.py --checkpoint work_dirs/ndr_allinone/iter_1000000.pth
+#   mim test mmagic configs/ndr.py --checkpoint work_dirs/ndr_allinone/iter_1000000.pth
 #   degplug restore --ckpt work_dirs/ndr_allinone/ndr_latest.pth ...
 # Training mix as the papers: BSD400+WED clean images with Gaussian noise σ ∈ {15, 25, 50} (×3),
 # Rain100L (×120), RESIDE OTS (×1); plus ×2 bicubic SR as the fourth task.

@@ -2,7 +2,7 @@
 # inside scikit-image and matplotlib with synthetic noise, rain, haze and ×2 downsampling, on the CPU:
 #   mim train mmagic configs/ndr_demo.py --work-dir work_dirs/ndr_demo
 #   python -m mmagic_ext.train configs/ndr_demo.py
-#   TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 mim test mmagic configs/ndr_demo.py --checkpoint work_dirs/ndr_demo/iter_300.pth
+#   mim test mmagic configs/ndr_demo.py --checkpoint work_dirs/ndr_demo/iter_300.pth
 #   degplug restore --ckpt work_dirs/ndr_demo/ndr_latest.pth ...
 _base_ = './_base_/ndr_runtime.py'
 

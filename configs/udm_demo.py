@@ -2,7 +2,7 @@
 # inside scikit-image and matplotlib, with synthetic degradations, on the CPU in a few minutes:
 #   mim train mmagic configs/udm_demo.py --work-dir work_dirs/udm_demo
 #   python -m mmagic_ext.train configs/udm_demo.py
-#   TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 mim test mmagic configs/udm_demo.py --checkpoint work_dirs/udm_demo/iter_300.pth
+#   mim test mmagic configs/udm_demo.py --checkpoint work_dirs/udm_demo/iter_300.pth
 # The same recipe as options/udm_demo.yml: L1 instead of DISTS (DISTS's pretrained VGG cannot be
 # assumed offline), colour/diversity/GAN terms off (see that file for the measured reason), lr 2e-3;
 # LPIPS/DISTS metrics are reported as unavailable without their weights. configs/udm.py keeps the paper's.

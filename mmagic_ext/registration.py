@@ -1,6 +1,9 @@
 """What degplug registers in MMagic's registries, as a table.
 
 Core classes are registered by call (no decorators in the core). Registration is idempotent.
+It also installs degplug's weights-only loader for mmengine checkpoints
+(:mod:`mmagic_ext.checkpoint_loading`), so ``mim train/test`` and ``python -m mmagic_ext.train``
+read ``load_from`` / ``--resume`` / ``--checkpoint`` files without unpickling arbitrary objects.
 A class whose name MMagic already uses for something else is registered under an alias, written
 ``"module:Class as Alias"`` (degplug's ``GradientPenaltyLoss`` is ``UDMGradientPenaltyLoss`` here,
 because MMagic has its own ``GradientPenaltyLoss``).
@@ -83,7 +86,10 @@ def register_all() -> None:
     """
     from mmagic.utils import register_all_modules
 
+    from mmagic_ext.checkpoint_loading import install as install_weights_only_loading
+
     register_all_modules(init_default_scope=False)
+    install_weights_only_loading()
     registries = _registries()
     for registry_name, paths in REGISTERED.items():
         registry = registries[registry_name]

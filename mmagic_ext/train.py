@@ -1,9 +1,9 @@
 """``python -m mmagic_ext.train CONFIG [--work-dir DIR] [--resume]``: MMagic training without mim.
 
 Does what MMagic's ``tools/train.py`` does: read the config, set the work dir, build a Runner and
-train. degplug's modules are registered first. When resuming or loading a checkpoint, it sets
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` for its own process (mmengine 0.10.7 checkpoints are not
-weights-only files); with ``mim train ... --resume`` set that variable yourself.
+train. degplug's modules are registered first; that also makes mmengine read checkpoints
+(``load_from``, ``--resume``) with ``weights_only=True`` and an explicit allowlist
+(:mod:`mmagic_ext.checkpoint_loading`), as it does under ``mim train`` / ``mim test``.
 
 Distributed: ``torchrun --nproc_per_node=N -m mmagic_ext.train CONFIG --launcher pytorch``. On a
 machine without CUDA the process group is initialised here with gloo (mmengine's own ``init_dist``
@@ -75,10 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         cfg.resume = True
         cfg.load_from = None
-    if cfg.get("resume") or cfg.get("load_from"):
-        # mmengine 0.10.7 pickles its message hub into checkpoints and calls torch.load without
-        # weights_only; torch >= 2.6 refuses such files unless this is set (this process only).
-        os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     if args.launcher == "pytorch":
         init_cpu_process_group(cfg)
     runner = Runner.from_cfg(cfg)

@@ -8,7 +8,13 @@ Formats read (``read_udm_weights`` detects which):
 - BasicSR ``experiments/<name>/models/net_g_<iter>.pth``: ``{'params': state_dict}`` (or
   ``params_ema``); carries no config, so one must be given to build a model from it;
 - MMagic/mmengine ``iter_<n>.pth``: ``{'meta', 'state_dict': {'training_step.model.<key>': ...}, ...}``;
-  the UDM config is read from the config text mmengine stores in ``meta['cfg']``.
+  the UDM config is degplug's own dict ``meta['udm_config']`` (written by ``UDMCheckpointExportHook``
+  and by ``save_mmagic``). The config text mmengine stores in ``meta['cfg']`` is Python and is
+  never run; a file without ``udm_config`` needs ``--config`` (the config it was trained with).
+
+Every file is read with ``torch.load(weights_only=True)`` (mmengine's message-hub types allowed,
+see :mod:`mmagic_ext.checkpoint_loading`); a file holding other objects is refused, never
+unpickled in full.
 
 Written: ``save_basicsr`` (net_g format, for ``path.pretrain_network_g``), ``save_degplug``
 (``udm_<iter>.pth``, for ``degplug transfer --ckpt``) and ``save_mmagic`` (an mmengine-style file
@@ -22,16 +28,14 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import logging
-import pickle
 import sys
 from pathlib import Path
 
 import torch
 
 from degplug.udm.model import CHECKPOINT_KIND, UniversalDegradationModel, _resize_buffers_to
-
-logger = logging.getLogger(__name__)
+from degplug.utils.atomic import atomic_torch_save
+from mmagic_ext.checkpoint_loading import load_checkpoint_file
 
 GENERATOR_PREFIX = "training_step.model."
 FORMATS = ("basicsr", "degplug", "mmagic")
@@ -40,27 +44,13 @@ FORMATS = ("basicsr", "degplug", "mmagic")
 def _load_file(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"UDM checkpoint {str(path)!r} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # mmengine checkpoints also pickle the message hub and the config; they are the user's own
-        # training outputs, read the way mmengine itself reads them.
-        logger.info("%s holds more than tensors (an mmengine checkpoint); reading it in full", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
+    return load_checkpoint_file(path, map_location="cpu")
 
 
-def _config_from_mmengine_meta(meta: dict) -> dict | None:
-    meta = meta or {}
-    if isinstance(meta.get("udm_config"), dict):  # written by save_mmagic
-        return dict(meta["udm_config"])
-    text = meta.get("cfg")
-    if not text:
-        return None
-    from mmengine.config import Config
-
-    generator = dict(Config.fromstring(text, file_format=".py").model.generator)
-    generator.pop("type", None)
-    return generator
+def _config_from_mmengine_meta(meta) -> dict | None:
+    """degplug's UDM config dict from an mmengine checkpoint's meta (``meta['cfg']`` is never run)."""
+    config = meta.get("udm_config") if isinstance(meta, dict) else None
+    return dict(config) if isinstance(config, dict) else None
 
 
 def read_udm_weights(path: str | Path, param_key: str | None = None) -> tuple[dict[str, torch.Tensor], dict | None]:
@@ -103,7 +93,11 @@ def udm_from_checkpoint(path: str | Path, config: dict | None = None, param_key:
     weights, stored = read_udm_weights(path, param_key)
     config = config if config is not None else stored
     if config is None:
-        raise ValueError(f"{path}: a BasicSR weights file carries no model config; pass config= (the network_g keys)")
+        raise ValueError(
+            f"{path}: the file carries no degplug UDM config (a BasicSR net_g file, or an mmengine checkpoint "
+            f"without meta['udm_config']; its meta['cfg'] Python text is not executed); pass config= "
+            f"(--config: the MMagic config or BasicSR options it was trained with)"
+        )
     config = {k: v for k, v in dict(config).items() if k != "type"}
     model = UniversalDegradationModel(**config)
     load_udm_weights(model, weights, str(path))
@@ -121,10 +115,7 @@ def load_into_editor(editor, path: str | Path, param_key: str | None = None) -> 
 
 def save_basicsr(model: UniversalDegradationModel, path: str | Path) -> Path:
     """BasicSR ``net_g`` format: ``{'params': state_dict}``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"params": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
-    return path
+    return atomic_torch_save({"params": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, path)
 
 
 def save_degplug(model: UniversalDegradationModel, path: str | Path) -> Path:
@@ -135,11 +126,8 @@ def save_degplug(model: UniversalDegradationModel, path: str | Path) -> Path:
 
 def save_mmagic(model: UniversalDegradationModel, path: str | Path) -> Path:
     """An mmengine-style checkpoint holding the editor's generator weights (and the UDM config in meta)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state_dict = {GENERATOR_PREFIX + k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"meta": {"udm_config": model.config.to_dict()}, "state_dict": state_dict}, path)
-    return path
+    return atomic_torch_save({"meta": {"udm_config": model.config.to_dict()}, "state_dict": state_dict}, path)
 
 
 def _config_file_generator(path: str) -> dict:
@@ -162,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", help="udm_<iter>.pth, net_g_<iter>.pth or an MMagic iter_<n>.pth")
     parser.add_argument("dest", help="file to write")
     parser.add_argument("--to", choices=FORMATS, required=True)
-    parser.add_argument("--config", help="MMagic config or BasicSR options giving the UDM sizes (needed for net_g files)")
+    parser.add_argument("--config", help="MMagic config or BasicSR options giving the UDM sizes (needed for net_g files "
+                                          "and mmengine checkpoints without degplug's meta['udm_config'])")
     parser.add_argument("--param-key", help="BasicSR key to read (params or params_ema)")
     args = parser.parse_args(argv)
     try:

@@ -2,10 +2,15 @@
 
 These files are what ``degplug transfer --ckpt``, ``UniversalDegradationModel.from_checkpoint``
 and BasicSR's ``UDMModel`` (via ``mmagic_ext.udm_checkpoints``) read. Schedule, location and the
-distributed check: :class:`mmagic_ext.export_hook.CheckpointExportHook`.
+distributed check: :class:`mmagic_ext.export_hook.CheckpointExportHook`. It also stores the UDM
+config dict as ``meta['udm_config']`` in mmengine's own ``iter_<n>.pth``, so
+``mmagic_ext.udm_checkpoints`` can rebuild the model from those files without running the
+config text mmengine stores beside it.
 """
 
 from __future__ import annotations
+
+from mmengine.model import is_model_wrapper
 
 from mmagic_ext.export_hook import CheckpointExportHook
 
@@ -19,3 +24,7 @@ class UDMCheckpointExportHook(CheckpointExportHook):
     def write(self, model, path: str) -> str:
         model.generator.save_checkpoint(path)
         return "UDM"
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        checkpoint.setdefault("meta", {})["udm_config"] = model.generator.config.to_dict()

@@ -22,11 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_mmagic_command(command: list[str], cwd: Path, env: dict[str, str]) -> str:
     """Run an MMagic command line (``mim train|test ...``) with degplug importable; assert it
-    succeeded and return its output. torch >= 2.6 needs TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD for
-    mmengine's resume and test loads."""
+    succeeded and return its output. mmengine's resume and test loads run weights-only (with
+    degplug's allowlist), exactly as for a user: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is removed."""
     import subprocess
 
-    env = dict(env, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", PYTHONPATH=str(REPO))
+    env = {k: v for k, v in env.items() if k != "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"}
+    env["PYTHONPATH"] = str(REPO)
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr

@@ -2,8 +2,8 @@
 # degplug registered, MMagic's multi-loops for validation/testing, checkpoints in the work dir and
 # data-parallel training through DegplugReplicaWrapper. udm_runtime.py / ndr_runtime.py add their
 # export hooks and evaluators.
-# Resuming (`--resume`) or testing a checkpoint on torch >= 2.6 needs TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
-# for mim (mmengine 0.10.7 pickles its message hub); `python -m mmagic_ext.train` sets it itself.
+# Importing mmagic_ext also makes mmengine read checkpoints (load_from, --resume, mim test --checkpoint)
+# with torch.load(weights_only=True) and an explicit allowlist (mmagic_ext/checkpoint_loading.py).
 _base_ = 'mmagic::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['mmagic_ext'], allow_failed_imports=False)

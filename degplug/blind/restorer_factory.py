@@ -2,9 +2,15 @@
 
 ``BlindWrapper(restorer={...})`` accepts a config whose ``framework`` key names a builder:
 
-- ``"python"`` (built in): ``{"framework": "python", "type": "package.module:ClassName", **kwargs}``
-  imports the class and calls it with the keyword arguments (any ``nn.Module`` or operator
-  restorer);
+- ``"python"`` (built in, off by default): ``{"framework": "python", "allow_python_import": true,
+  "type": "package.module:ClassName", **kwargs}`` imports the class and calls it with the keyword
+  arguments. Importing a module named in a file runs code, so this needs two opt-ins: the key
+  ``allow_python_import: true`` in the config **and** the caller's ``allow_python_import=True``
+  (``degplug blind --allow-python-import``); a config file alone can never enable it. Only classes
+  are accepted, and only ``nn.Module`` subclasses or classes with a ``restore`` method (the
+  operator protocol, :mod:`degplug.blind.protocol`); functions (``os:system``) and other callables
+  are refused before anything is called. Nested configs (a ``PlugAndPlayHQS`` denoiser) built
+  while an allowed build runs inherit the caller's permission, not the key;
 - ``"degplug"`` (built in): ``{"framework": "degplug", "type": "PlugAndPlayHQS", **kwargs}``, the
   operator-based restorers and denoisers shipped in :mod:`degplug.blind`;
 - ``"basicsr"`` / ``"mmagic"``: registered by the adapters when ``import basicsr_ext`` /
@@ -19,7 +25,9 @@ A builder is a callable ``builder(config: dict) -> object`` receiving the config
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,9 +53,29 @@ def register_restorer_builder(framework: str, builder: RestorerBuilder) -> None:
     RESTORER_BUILDERS[framework] = builder
 
 
+OPT_IN_KEY = "allow_python_import"
+
+# Whether the caller of the build_restorer now running passed allow_python_import=True (nested builds see it).
+_PYTHON_IMPORT_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("degplug_allow_python_import", default=False)
+
+PYTHON_OPT_IN_HELP = (
+    f"set '{OPT_IN_KEY}: true' in the restorer config and pass --allow-python-import "
+    f"(API: build_restorer(config, allow_python_import=True) / BlindWrapper(..., allow_python_import=True))"
+)
+
+
 def _build_python(config: dict) -> Any:
     config = dict(config)
     target = config.pop("type", None)
+    opted_in = config.pop(OPT_IN_KEY, False)
+    if not _PYTHON_IMPORT_ALLOWED.get() or opted_in is not True:
+        missing = [what for what, given in (("the caller's allow_python_import=True", _PYTHON_IMPORT_ALLOWED.get()),
+                                            (f"'{OPT_IN_KEY}: true' in the config", opted_in is True)) if not given]
+        raise ValueError(
+            f"restorer config (framework 'python') refused: it names Python code to import ({target!r}), and importing "
+            f"code named in a file is off unless both opt-ins are given (missing: {' and '.join(missing)}); "
+            f"to allow it, {PYTHON_OPT_IN_HELP}"
+        )
     if not isinstance(target, str) or ":" not in target:
         raise ValueError(f"restorer config (framework 'python'): 'type' must be 'package.module:ClassName', got {target!r}")
     module_name, _, class_name = target.partition(":")
@@ -55,6 +83,16 @@ def _build_python(config: dict) -> Any:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
         raise ValueError(f"restorer config: cannot import {target!r}: {error}") from error
+    if not inspect.isclass(cls):
+        raise ValueError(
+            f"restorer config (framework 'python') refused: {target!r} is a {type(cls).__name__}, not a class; only "
+            f"nn.Module subclasses and restorer classes with a restore(degraded, operator) method are built"
+        )
+    if not (issubclass(cls, torch.nn.Module) or callable(getattr(cls, "restore", None))):
+        raise ValueError(
+            f"restorer config (framework 'python') refused: class {target!r} is neither an nn.Module subclass nor a "
+            f"restorer with a restore(degraded, operator) method (see degplug.blind.protocol)"
+        )
     return cls(**config)
 
 
@@ -94,8 +132,18 @@ def load_module_weights(module: torch.nn.Module, path: str | Path, what: str = "
         raise ValueError(f"{path}: weights do not fit the {what} ({type(module).__name__}): {error}") from error
 
 
-def build_restorer(config: dict) -> Any:
-    """Build the restorer described by ``config`` (see the module docstring)."""
+def build_restorer(config: dict, allow_python_import: bool = False) -> Any:
+    """Build the restorer described by ``config`` (see the module docstring).
+
+    ``allow_python_import``: the caller's half of the opt-in that ``framework: python`` needs (the
+    other half is the config's ``allow_python_import: true``); nested builds run meanwhile see it.
+    """
+    if allow_python_import and not _PYTHON_IMPORT_ALLOWED.get():
+        token = _PYTHON_IMPORT_ALLOWED.set(True)
+        try:
+            return build_restorer(config)
+        finally:
+            _PYTHON_IMPORT_ALLOWED.reset(token)
     if not isinstance(config, dict):
         raise ValueError(f"restorer config must be a dict, got {type(config).__name__}")
     config = dict(config)

@@ -7,7 +7,8 @@
 ``restorer`` is an ``nn.Module``/object, or a config dict built through
 :mod:`degplug.blind.restorer_factory` (``{"framework": "basicsr", "type": "SwinIR", ...}`` after
 ``import basicsr_ext``; ``{"framework": "mmagic", "type": "NAFNet", ...}`` after
-``import mmagic_ext``; ``{"framework": "python", "type": "pkg.mod:Class", ...}``;
+``import mmagic_ext``; ``{"framework": "python", "allow_python_import": True, "type": "pkg.mod:Class", ...}``
+with ``allow_python_import=True`` (both opt-ins are needed to import code named in a config);
 ``{"framework": "degplug", "type": "PlugAndPlayHQS", ...}``).
 
 Modes:
@@ -68,6 +69,8 @@ class BlindWrapper(nn.Module):
         operator_seeds: random states ``n`` averaged in the estimated operator (fixed when one).
         tile, tile_overlap: tiled inference for images larger than ``tile`` px (None: whole image).
         progress: optional ``progress(done, total)`` callback over tiles.
+        allow_python_import: let a config dict with ``framework: python`` (and its own
+            ``allow_python_import: true``) import and build the class it names.
     """
 
     def __init__(
@@ -79,12 +82,13 @@ class BlindWrapper(nn.Module):
         tile: int | None = None,
         tile_overlap: int = 32,
         progress: Callable[[int, int], None] | None = None,
+        allow_python_import: bool = False,
     ) -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"BlindWrapper: mode must be one of {MODES}, got {mode!r}")
         if isinstance(restorer, dict):
-            restorer = build_restorer(restorer)
+            restorer = build_restorer(restorer, allow_python_import=allow_python_import)
         if mode == "auto":
             mode = "operator" if is_operator_restorer(restorer) else "data"
         if mode == "operator" and not is_operator_restorer(restorer):

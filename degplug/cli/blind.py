@@ -10,6 +10,10 @@
     ...
     weights: experiments/blind_swinir/models/net_g_latest.pth
 
+A config with ``framework: python`` (import and build a class named in the file) is refused
+unless the file sets ``allow_python_import: true`` and the command is given
+``--allow-python-import``: a config file alone cannot make the command import code.
+
 ``--plugin MODULE`` imports a module before building the restorer (``basicsr_ext`` / ``mmagic_ext``
 register their frameworks' archs). Outputs keep the inputs' relative paths as PNG files; images
 larger than ``--tile`` px are restored in overlapping tiles (``--tile 0``: never tile).
@@ -40,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="folder of degraded images (or one image)")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--mode", choices=("auto", "operator", "data"), default="auto", help="BlindWrapper mode (default auto)")
+    parser.add_argument("--allow-python-import", action="store_true",
+                        help="let a --restorer file with 'framework: python' and 'allow_python_import: true' import the class it names")
     parser.add_argument("--plugin", action="append", default=[], metavar="MODULE", help="import MODULE first (e.g. basicsr_ext, mmagic_ext)")
     parser.add_argument("--tile", type=int, default=512, help="tile size in px for large images (0: no tiling; default 512)")
     parser.add_argument("--tile-overlap", type=int, default=32, help="tile overlap in px (default 32)")
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         restorer_config(args.restorer), udm=args.udm, mode=args.mode,
         operator_seeds=range(args.operator_samples),
         tile=args.tile or None, tile_overlap=args.tile_overlap,
+        allow_python_import=args.allow_python_import,
     ).to(device).eval()
     written: list[Path] = []
 

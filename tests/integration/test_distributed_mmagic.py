@@ -16,6 +16,7 @@ from torch import nn
 
 from degplug.ndr.checkpoint import load_restorer
 from degplug.udm.model import UniversalDegradationModel
+from mmagic_ext.checkpoint_loading import load_checkpoint_file
 from mmagic_ext.distributed_wrapper import DegplugReplicaWrapper
 from tests.integration import test_mmagic_blind, test_mmagic_ndr, test_mmagic_udm
 from tests.unit.test_mmagic_distributed_wrapper import _Synchronising
@@ -75,7 +76,7 @@ def test_blind_editor_trains_in_two_gloo_processes_and_its_checkpoint_loads(tmp_
     work = tmp_path / "work"
     config = test_mmagic_blind._write_config(tmp_path / "blind_tiny.py", work, udm_path, pool_path, iters=2)
     _train_two_ranks(config, tmp_path, subprocess_env, work)
-    state = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
+    state = load_checkpoint_file(work / "iter_2.pth", map_location="cpu")["state_dict"]
     editor = MODELS.build(dict(type="BlindRestorationEditor", generator=dict(
         type="NAFNet", img_channels=3, mid_channels=8, middle_blk_num=1, enc_blk_nums=[1], dec_blk_nums=[1])))
     editor.load_state_dict(state)

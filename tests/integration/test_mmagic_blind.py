@@ -9,6 +9,7 @@ import torch
 from degplug.udm.config import UDMConfig
 from degplug.udm.latent_pool import LatentPool
 from degplug.udm.model import UniversalDegradationModel
+from mmagic_ext.checkpoint_loading import load_checkpoint_file
 from tests.conftest import command_path, run_mmagic_command
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ def test_blind_nafnet_demo_trains_resumes_and_tests_through_mim(tmp_path, subpro
 
     first = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], tmp_path, env)
     assert "Iter(train) [2/2]" in first and (work / "iter_2.pth").is_file()
-    first_state = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)["state_dict"]
+    first_state = load_checkpoint_file(work / "iter_2.pth", map_location="cpu")["state_dict"]
     assert first_state and all(key.startswith(("generator.", "data_preprocessor.")) for key in first_state), \
         "the frozen UDM must not be saved as part of the trained restorer"
 
@@ -61,7 +62,7 @@ def test_blind_nafnet_demo_trains_resumes_and_tests_through_mim(tmp_path, subpro
     resumed = run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work), "--resume"], tmp_path, env)
     assert "resumed epoch: 0, iter: 2" in resumed
     assert "Iter(train) [1/4]" not in resumed and "Iter(train) [4/4]" in resumed
-    resumed_state = torch.load(work / "iter_4.pth", map_location="cpu", weights_only=False)["state_dict"]
+    resumed_state = load_checkpoint_file(work / "iter_4.pth", map_location="cpu")["state_dict"]
     assert any(not torch.equal(first_state[k], resumed_state[k]) for k in first_state), "resumed run did not train"
     assert udm_path.read_bytes() == udm_bytes, "training must never write to the frozen UDM checkpoint"
 

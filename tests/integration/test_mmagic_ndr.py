@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mmagic_ext.checkpoint_loading import load_checkpoint_file
 from tests.conftest import command_path, run_mmagic_command
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,7 @@ def test_exported_restorer_loads_with_degplug_and_matches_the_mmagic_checkpoint(
 
     work = mmagic_run["work"]
     restorer = load_restorer(work / "ndr_latest.pth").eval()
-    state = torch.load(work / "iter_4.pth", map_location="cpu", weights_only=False)["state_dict"]
+    state = load_checkpoint_file(work / "iter_4.pth", map_location="cpu")["state_dict"]
     weights = {k[len("restorer."):]: v for k, v in state.items() if k.startswith("restorer.")}
     assert weights.keys() == restorer.state_dict().keys()
     for name, value in restorer.state_dict().items():

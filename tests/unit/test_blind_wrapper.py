@@ -111,8 +111,9 @@ def test_udm_stays_frozen_and_outside_the_wrapper_parameters():
 
 
 def test_wrapping_a_plain_module_by_config_builds_and_runs_it():
-    config = {"framework": "python", "type": "torch.nn:Conv2d", "in_channels": 3, "out_channels": 3, "kernel_size": 3, "padding": 1}
-    blind = BlindWrapper(config, udm=tiny_udm())
+    config = {"framework": "python", "allow_python_import": True, "type": "torch.nn:Conv2d",
+              "in_channels": 3, "out_channels": 3, "kernel_size": 3, "padding": 1}
+    blind = BlindWrapper(config, udm=tiny_udm(), allow_python_import=True)
     assert isinstance(blind.restorer, nn.Conv2d)
     y = torch.rand(2, 3, 9, 13)
     assert torch.allclose(blind(y), blind.restorer(y).clamp(0, 1))

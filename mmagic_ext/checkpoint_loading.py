@@ -1,0 +1,115 @@
+"""mmengine/MMagic checkpoints read with ``torch.load(weights_only=True)`` and an explicit allowlist.
+
+mmengine 0.10.7 loads local checkpoints (``load_from``, ``--resume``, ``mim test --checkpoint``,
+``init_cfg`` pretrained weights) with a bare ``torch.load``. Besides tensors its checkpoints hold
+the message hub (``HistoryBuffer`` objects with numpy arrays and numpy scalars) and plain Python
+containers (and ``getattr(HistoryBuffer, 'min')``-style references to its statistics methods,
+answered by a stand-in for ``getattr`` that allows nothing else); nothing else. :func:`install` (run by ``import mmagic_ext``, i.e. by every config's
+``custom_imports``) replaces mmengine's local-file loader with :func:`load_checkpoint_file`,
+which unpickles only tensors, Python containers and the types of
+:data:`MMENGINE_CHECKPOINT_GLOBALS`. A file holding any other object (a planted ``__reduce__``
+payload, say) is refused with an error naming the file and the object; it is never unpickled in
+full, and ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` has no effect on these loads.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class CheckpointRefused(ValueError):
+    """A checkpoint holds objects that ``weights_only`` unpickling does not allow."""
+
+
+def _numpy_globals() -> list:
+    """numpy's array reconstruction and its scalar/dtype types, under numpy 1.x and 2.x module names."""
+    from numpy.core.multiarray import _reconstruct, scalar
+
+    dtype_classes = [type(np.dtype(name)) for name in ("float64", "float32", "float16", "int64", "int32", "uint8", "bool")]
+    renamed = [(function, f"{module}.multiarray.{function.__name__}")
+               for function in (_reconstruct, scalar) for module in ("numpy.core", "numpy._core")]
+    return [*renamed, np.ndarray, np.dtype, *dtype_classes]
+
+
+def _history_buffer_statistic(owner, name: str):
+    """Stands in for ``builtins.getattr`` while unpickling, for one use only.
+
+    ``HistoryBuffer.__getstate__`` stores its statistics methods (``HistoryBuffer.min`` ...), which
+    pickle writes as ``getattr(HistoryBuffer, 'min')``. A real ``getattr`` would let a file reach any
+    attribute of any allowed object; this one returns only ``HistoryBuffer``'s own statistics.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if owner is HistoryBuffer and name in HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f"GLOBAL getattr({getattr(owner, '__name__', type(owner).__name__)}, {name!r}) is not allowed")
+
+
+HISTORY_BUFFER_STATISTICS = ("min", "max", "current", "mean")
+
+
+def _mmengine_globals() -> list:
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    return [HistoryBuffer, (_history_buffer_statistic, "builtins.getattr")]
+
+
+def mmengine_checkpoint_globals() -> list:
+    """The non-tensor types (besides Python containers) that mmengine/MMagic checkpoints contain.
+
+    Determined from the files ``mim train`` writes for degplug's configs
+    (``torch.serialization.get_unsafe_globals_in_checkpoint``): numpy ``_reconstruct``/``ndarray``/
+    ``dtype`` (the message hub's ``HistoryBuffer`` arrays), ``HistoryBuffer`` itself and
+    ``getattr(HistoryBuffer, <statistic>)``; numpy scalars/dtype classes cover runtime values.
+    """
+    return [*_numpy_globals(), *_mmengine_globals()]
+
+
+MMENGINE_CHECKPOINT_GLOBALS: list = mmengine_checkpoint_globals()
+
+_GLOBAL_NAME = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def load_checkpoint_file(path: str | Path, map_location=None):
+    """``torch.load(path, weights_only=True)`` allowing :data:`MMENGINE_CHECKPOINT_GLOBALS`.
+
+    Raises FileNotFoundError for a missing file, :class:`CheckpointRefused` (a ValueError) for a
+    file holding other objects and ValueError for a file that is not a readable torch checkpoint
+    (truncated, empty); every message names the file.
+    """
+    path = str(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
+    try:
+        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = _GLOBAL_NAME.search(str(error))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointRefused(
+            f"{path}: refused: the file contains non-tensor objects{what} outside the allowed checkpoint types "
+            f"(tensors, Python containers, numpy arrays/scalars, mmengine's HistoryBuffer); it is not unpickled in "
+            f"full because unpickling arbitrary objects can run code stored in the file"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+        raise ValueError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {error}") from None
+
+
+def load_from_local_weights_only(filename, map_location=None):
+    """mmengine ``CheckpointLoader`` scheme for local paths (replaces ``load_from_local``)."""
+    return load_checkpoint_file(osp.expanduser(filename), map_location=map_location)
+
+
+def install() -> None:
+    """Make mmengine load local checkpoint files through :func:`load_checkpoint_file` (idempotent)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    if CheckpointLoader._schemes.get("") is not load_from_local_weights_only:
+        CheckpointLoader.register_scheme(prefixes="", loader=load_from_local_weights_only, force=True)

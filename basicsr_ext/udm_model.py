@@ -33,6 +33,7 @@ from degplug.eval.udm_table import UDMEvaluation, save_udm_evaluation
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.utils.atomic import atomic_torch_save
 from degplug.utils.distributed import average_gradients, broadcast_buffers, broadcast_module
 from degplug.utils.random import make_generator
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
@@ -269,12 +270,12 @@ class UDMModel(BaseModel):
             self._eval_model().save_checkpoint(osp.join(self.opt["path"]["models"], f"udm_{label}.pth"))
 
     def save_training_state(self, epoch: int, current_iter: int) -> None:
+        if current_iter != -1 and self.opt["rank"] == 0:
+            # The contrastive key encoder and queue are training state too; store them beside BasicSR's
+            # file, atomically and before it, so that an <iter>.state on disk means a complete state.
+            path = osp.join(self.opt["path"]["training_states"], f"{current_iter}.contrast.pth")
+            atomic_torch_save({k: v.detach().cpu() for k, v in self.training_step.contrast.state_dict().items()}, path)
         super().save_training_state(epoch, current_iter)
-        if current_iter == -1 or self.opt["rank"] != 0:
-            return
-        # The contrastive key encoder and queue are training state too; store them beside BasicSR's file.
-        path = osp.join(self.opt["path"]["training_states"], f"{current_iter}.contrast.pth")
-        torch.save({k: v.detach().cpu() for k, v in self.training_step.contrast.state_dict().items()}, path)
 
     def resume_training(self, resume_state: dict) -> None:
         super().resume_training(resume_state)

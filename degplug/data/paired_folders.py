@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from degplug.data.augment import FlipRotation, paired_crop
+from degplug.data.augment import FlipRotation, crop_origin, pad_to_min_size, paired_crop
 from degplug.data.folders import list_image_files
 from degplug.data.image_io import ImageReadError, is_image_file, read_image
 from degplug.data.sampling_source import SampleSource
@@ -69,8 +69,12 @@ class PairedFolderDataset(SampleSource, Dataset):
         scale: gt size / lq size (1 for restoration, 2 or 4 for super-resolution).
         crop_gt_to_lq: when gt is larger than ``scale ×`` lq (e.g. RESIDE SOTS indoor: clean
             640×480, hazy 620×460), centre-crop gt to match instead of raising.
+        positive_crop: also return ``lq_pos``, a second crop of the same degraded image at an
+            independent position (the contrastive positive of UDM training: same degradation,
+            other content). Needs ``crop_size``.
 
-    Item: ``lq``, ``gt``, ``lq_path``, ``gt_path``, ``params`` (JSON ``{"source": "paired"}``).
+    Item: ``lq``, ``gt``, ``lq_path``, ``gt_path``, ``params`` (JSON ``{"source": "paired"}``); with
+    ``positive_crop``, ``lq_pos``.
     """
 
     def __init__(
@@ -86,12 +90,16 @@ class PairedFolderDataset(SampleSource, Dataset):
         use_flip: bool = True,
         use_rot: bool = True,
         phase: str = "train",
+        positive_crop: bool = False,
     ) -> None:
         self._init_source(seed, phase)
         if repeat < 1:
             raise ValueError(f"repeat must be >= 1, got {repeat}")
         if scale < 1:
             raise ValueError(f"scale must be a positive integer, got {scale}")
+        if positive_crop and crop_size is None:
+            raise ValueError("positive_crop needs a crop_size (a second crop of the degraded image)")
+        self.positive_crop = bool(positive_crop)
         self.pairs = match_pairs(lq_folder, gt_folder, key_pattern)
         self.crop_size = crop_size
         self.scale = int(scale)
@@ -103,7 +111,9 @@ class PairedFolderDataset(SampleSource, Dataset):
     def __len__(self) -> int:
         return len(self.pairs) * self.repeat
 
-    def _load_pair(self, position: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def _load_pair(
+        self, position: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, int, torch.Tensor | None]:
         lq_path, gt_path = self.pairs[position]
         lq, gt = read_image(lq_path), read_image(gt_path)
         want_h, want_w = lq.shape[-2] * self.scale, lq.shape[-1] * self.scale
@@ -118,22 +128,34 @@ class PairedFolderDataset(SampleSource, Dataset):
                     f"{lq.shape[-2]}×{lq.shape[-1]} × scale {self.scale}"
                     + ("" if self.crop_gt_to_lq else " (crop_gt_to_lq=True centre-crops a larger clean image)"),
                 )
+        positive = None
         if self.crop_size is not None:
+            full_lq = lq
             lq, gt = paired_crop(lq, gt, self.crop_size, self.scale, generator if self.phase == "train" else None)
+            if self.positive_crop:
+                side = self.crop_size // self.scale
+                full_lq = pad_to_min_size(full_lq, side, side)
+                # drawn in both phases: the validation generator is seeded per index, so it is fixed there
+                top, left = crop_origin(full_lq.shape[-2], full_lq.shape[-1], side, side, generator)
+                positive = full_lq[..., top : top + side, left : left + side]
         if self.phase == "train":
             transform = FlipRotation.sample(generator, self.use_flip, self.use_rot)
             lq, gt = transform(lq), transform(gt)
-        return lq.contiguous(), gt.contiguous(), position
+            positive = transform(positive) if positive is not None else None
+        return lq.contiguous(), gt.contiguous(), position, (positive.contiguous() if positive is not None else None)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         generator = self.generator_for(index)
         count = len(self.pairs)
-        lq, gt, position = self.load_with_skip(index % count, count, lambda i: self._load_pair(i, generator))
+        lq, gt, position, positive = self.load_with_skip(index % count, count, lambda i: self._load_pair(i, generator))
         lq_path, gt_path = self.pairs[position]
-        return {
+        item = {
             "lq": lq,
             "gt": gt,
             "lq_path": str(lq_path),
             "gt_path": str(gt_path),
             "params": json.dumps({"source": "paired"}),
         }
+        if positive is not None:
+            item["lq_pos"] = positive
+        return item

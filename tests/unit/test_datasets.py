@@ -17,6 +17,7 @@ from degplug.data import (
     export_embedded_photos,
     write_image,
 )
+from degplug.data.synthetic_pairs import DEGRADE_MARGIN
 from degplug.degradations import DegradationPipeline, PipelineParams
 
 from tests.unit.degradation_helpers import textured_image
@@ -35,9 +36,10 @@ def test_synthetic_pairs_in_val_phase_are_identical_per_index(clean_folder):
     first, second = dataset[1], dataset[1]
     assert torch.equal(first["lq"], second["lq"]) and first["params"] == second["params"]
     assert first["gt"].shape == (3, 32, 32) and first["lq"].shape == (3, 32, 32)
-    # the recorded params reproduce lq from gt
-    params = PipelineParams.from_json(first["params"])
-    assert torch.equal(DegradationPipeline.apply(first["gt"], params), first["lq"])
+    # the recorded params reproduce lq from gt when the crop itself is degraded (degrade_size = crop)
+    crop_only = SyntheticPairDataset(clean_folder, "realistic", crop_size=32, seed=1, phase="val", degrade_size=32)[1]
+    params = PipelineParams.from_json(crop_only["params"])
+    assert torch.equal(DegradationPipeline.apply(crop_only["gt"], params), crop_only["lq"])
 
 
 def test_synthetic_pairs_in_train_phase_differ_between_visits_but_repeat_with_the_seed(clean_folder):
@@ -120,7 +122,8 @@ def test_paired_super_resolution_crops_match_the_scale(tmp_path):
 
 
 def test_transfer_tuples_share_one_degradation_on_two_different_images(clean_folder):
-    dataset = TransferTupleDataset(clean_folder, "blur_fixed", crop_size=16, seed=0, phase="val")
+    # degrade_size = crop_size degrades the crops themselves, so re-applying the params to gt_b is exact
+    dataset = TransferTupleDataset(clean_folder, "blur_fixed", crop_size=16, seed=0, phase="val", degrade_size=16)
     item = dataset[0]
     assert item["gt_path"] != item["gt_b_path"]
     assert set(item) >= {"gt", "lq", "gt_b", "lq_b", "params"}
@@ -191,3 +194,138 @@ def test_lmdb_folder_works_wherever_an_image_folder_does(clean_folder, tmp_path)
     assert torch.equal(read_image(entries[0]), read_image(files[0]))
     dataset = SyntheticPairDataset(lmdb_folder, "noise25", crop_size=16, phase="val")
     assert dataset[0]["gt"].shape == (3, 16, 16)
+
+
+def _find_window(image: torch.Tensor, crop: torch.Tensor) -> tuple[int, int]:
+    """Top-left corner of ``crop`` inside ``image`` (exact match); fails when it is not a crop of it."""
+    size_h, size_w = crop.shape[-2:]
+    for top in range(image.shape[-2] - size_h + 1):
+        for left in range(image.shape[-1] - size_w + 1):
+            if torch.equal(image[..., top : top + size_h, left : left + size_w], crop):
+                return top, left
+    raise AssertionError("not a crop of the image")
+
+
+LAYOUT_PIPELINE = {"ops": [{"type": "haze", "depth_smoothness": 0.3}, {"type": "raindrops", "count": 6},
+                           {"type": "spatial_noise", "sigma": 30.0, "mask_smoothness": 0.3}]}
+
+
+@pytest.fixture
+def large_image_folder(tmp_path):
+    folder = tmp_path / "large"
+    write_image(folder / "photo.png", textured_image(96, 128, seed=5))
+    return folder
+
+
+@pytest.mark.parametrize("dataset_class", [SyntheticPairDataset, TransferTupleDataset])
+@pytest.mark.parametrize("phase", ["train", "val"])
+def test_crops_are_taken_from_the_degraded_whole_image(large_image_folder, dataset_class, phase):
+    """Layouts relative to the image (haze depth, drops, masks) have the scale of the full photo."""
+    dataset = dataset_class(large_image_folder, LAYOUT_PIPELINE, crop_size=32, seed=2, phase=phase,
+                            use_flip=False, use_rot=False)
+    full = dataset.paths[0]
+    from degplug.data import read_image
+
+    image = read_image(full)
+    for index in range(3):
+        item = dataset[index]
+        params = PipelineParams.from_json(item["params"])
+        degraded_full = DegradationPipeline.apply(image, params)
+        top, left = _find_window(image, item["gt"])
+        assert torch.equal(item["lq"], degraded_full[..., top : top + 32, left : left + 32])
+        # Degrading the crop itself gives a different, shrunken layout.
+        assert (DegradationPipeline.apply(item["gt"], params) - item["lq"]).abs().max() > 0.05
+
+
+@pytest.mark.parametrize("crop", [48, 96])
+def test_a_raindrop_has_the_same_size_in_pixels_whatever_the_crop_size(tmp_path, crop):
+    """The drop seen in a crop is the full photo's drop (radius 8% of its shorter side, 7.7 px),
+    not one laid out on the crop (8% of the crop side), whatever the crop size."""
+    folder = tmp_path / "grey"
+    write_image(folder / "photo.png", torch.full((3, 96, 128), 0.5))
+    pipeline = {"ops": [{"type": "raindrops", "count": 1, "min_radius": 0.08, "max_radius": 0.08, "blur": 0.02}]}
+    from degplug.degradations.rain import Raindrops
+
+    dataset = SyntheticPairDataset(folder, pipeline, crop_size=crop, seed=0, phase="train", use_flip=False, use_rot=False)
+    for index in range(6):
+        item = dataset[index]
+        drop = PipelineParams.from_json(item["params"]).steps[0].params
+        grey = item["gt"][0, 0]
+        inside = (item["lq"][0] - grey) > 0.5 * 0.15 * (1 - grey)  # where the drop mask exceeds 0.5
+        full_mask = Raindrops.drop_mask(96, 128, drop) > 0.5
+        mismatch = min(int((full_mask[t : t + crop, l : l + crop] != inside).sum())
+                       for t in range(96 - crop + 1) for l in range(128 - crop + 1))
+        assert mismatch <= 2, "the crop shows a window of the full photo's drop"
+        if inside.sum() > 20:
+            assert int((Raindrops.drop_mask(crop, crop, drop) > 0.5).ne(inside).sum()) > 20
+
+
+def test_degrade_size_bounds_the_degraded_region(large_image_folder, monkeypatch):
+    dataset = SyntheticPairDataset(large_image_folder, "noise25", crop_size=32, degrade_size=48, seed=0)
+    shapes = []
+    original = dataset.pipeline.apply
+    monkeypatch.setattr(dataset.pipeline, "apply", lambda image, params: shapes.append(tuple(image.shape)) or original(image, params))
+    item = dataset[0]
+    assert shapes == [(3, 48, 48)] and item["lq"].shape == (3, 32, 32)
+    # only pixel-sized operators: the crop with a margin of real context, however large the photo
+    shapes.clear()
+    unbounded = SyntheticPairDataset(large_image_folder, "noise25", crop_size=32, seed=0)
+    monkeypatch.setattr(unbounded.pipeline, "apply", lambda image, params: shapes.append(tuple(image.shape)) or original(image, params))
+    unbounded[0]
+    assert shapes == [(3, 32 + 2 * DEGRADE_MARGIN, 32 + 2 * DEGRADE_MARGIN)]
+    per_crop = SyntheticPairDataset(large_image_folder, "blur_fixed", crop_size=32, degrade_size=32, phase="val")[0]
+    assert torch.equal(per_crop["lq"], DegradationPipeline.apply(per_crop["gt"], PipelineParams.from_json(per_crop["params"])))
+    with pytest.raises(ValueError, match="degrade_size"):
+        SyntheticPairDataset(large_image_folder, "noise25", crop_size=32, degrade_size=16)
+
+
+@pytest.mark.parametrize("dataset_class", [SyntheticPairDataset, TransferTupleDataset])
+def test_positive_crop_is_another_crop_of_the_same_degraded_image(large_image_folder, dataset_class):
+    dataset = dataset_class(large_image_folder, LAYOUT_PIPELINE, crop_size=32, seed=1, positive_crop=True,
+                            use_flip=False, use_rot=False)
+    from degplug.data import read_image
+
+    image = read_image(large_image_folder / "photo.png")
+    positions = set()
+    for index in range(4):
+        item = dataset[index]
+        assert item["lq_pos"].shape == item["lq"].shape
+        degraded_full = DegradationPipeline.apply(image, PipelineParams.from_json(item["params"]))
+        positions.add((_find_window(degraded_full, item["lq"]), _find_window(degraded_full, item["lq_pos"])))
+    assert any(a != b for a, b in positions)  # at independent places
+    assert "lq_pos" not in dataset_class(large_image_folder, "noise25", crop_size=32)[0]
+    with pytest.raises(ValueError, match="positive_crop"):
+        dataset_class(large_image_folder, "noise25", crop_size=None, positive_crop=True)
+
+
+def test_paired_folders_can_give_a_second_crop_of_the_degraded_image(tmp_path):
+    lq_dir, gt_dir = tmp_path / "lq", tmp_path / "gt"
+    gt = textured_image(48, 64, seed=3)
+    write_image(gt_dir / "a.png", gt)
+    write_image(lq_dir / "a.png", gt * 0.5)
+    from degplug.data import read_image
+
+    lq_full = read_image(lq_dir / "a.png")
+    for phase in ("train", "val"):
+        dataset = PairedFolderDataset(lq_dir, gt_dir, crop_size=16, seed=0, phase=phase, positive_crop=True,
+                                      use_flip=False, use_rot=False)
+        item = dataset[0]
+        assert item["lq_pos"].shape == item["lq"].shape == (3, 16, 16)
+        _find_window(lq_full, item["lq_pos"])  # a crop of the degraded file
+        assert torch.equal(dataset[0]["lq_pos"], item["lq_pos"]) or phase == "train"
+    assert "lq_pos" not in PairedFolderDataset(lq_dir, gt_dir, crop_size=16)[0]
+
+
+def test_transfer_tuples_lay_out_inhomogeneous_degradations_identically_on_both_crops(tmp_path):
+    """a and b are degraded as regions of one size with the crop at the same place: the same haze
+    depth and drops on both crops, whatever the two image sizes (so e_l of a fits b)."""
+    folder = tmp_path / "flat"
+    write_image(folder / "a.png", torch.full((3, 96, 128), 0.5))
+    write_image(folder / "b.png", torch.full((3, 80, 100), 0.5))
+    pipeline = {"ops": [{"type": "haze"}, {"type": "raindrops", "count": 8}]}
+    for phase in ("train", "val"):
+        dataset = TransferTupleDataset(folder, pipeline, crop_size=32, seed=0, phase=phase)
+        for index in range(4):
+            item = dataset[index]
+            assert torch.equal(item["lq"], item["lq_b"]), (phase, index)
+            assert (item["lq"] - 0.5).abs().max() > 0.05  # there is a layout to compare

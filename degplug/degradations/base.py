@@ -21,15 +21,35 @@ import torch
 
 
 
+#: seeds are non-negative 64-bit integers (torch.Generator.manual_seed)
+SEED_RANGE = (0, 2**63 - 1)
+
+
 @dataclasses.dataclass
 class DegradationParams:
-    """Parameters of one applied degradation; subclasses add their fields."""
+    """Parameters of one applied degradation; subclasses add their fields.
+
+    ``limits`` gives each numeric field its allowed closed range and ``choices`` each string field
+    its allowed values: :meth:`from_dict` (every parameter file read back) refuses anything else
+    by name, so a hand-edited ``scale: 3000`` or ``sigma: "abc"`` is an error naming the field and
+    the range, not a 300 GiB allocation or a traceback. Fields ending in ``_seed`` are seeds.
+    The operators' configs are held to the same limits (:meth:`DegradationOp.check_limits`).
+    """
+
+    limits: ClassVar[dict[str, tuple[float, float]]] = {}
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
+    def field_range(cls, name: str) -> tuple[float, float] | None:
+        return SEED_RANGE if name.endswith("_seed") else cls.limits.get(name)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DegradationParams":
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__}: expected a mapping of parameters, got {type(data).__name__}")
         names = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -43,7 +63,42 @@ class DegradationParams:
         )
         if missing:
             raise ValueError(f"{cls.__name__}: missing parameter(s) {missing}")
-        return cls(**data)
+        values = {field.name: cls._checked(field, data[field.name]) for field in dataclasses.fields(cls) if field.name in data}
+        params = cls(**values)
+        params.check()
+        return params
+
+    @classmethod
+    def _checked(cls, field: dataclasses.Field, value: Any) -> Any:
+        """``value`` of ``field`` with its type and range checked (ValueError naming both)."""
+        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+        where = f"{cls.__name__}.{field.name}"
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: expected true or false, got {value!r}")
+            return value
+        if kind == "str":
+            allowed = cls.choices.get(field.name)
+            if not isinstance(value, str) or (allowed is not None and value not in allowed):
+                raise ValueError(f"{where}: expected one of {list(allowed or ())}, got {value!r}")
+            return value
+        if kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(f"{where}: expected a finite number, got {value!r}")
+            if kind == "int":
+                if value != int(value):
+                    raise ValueError(f"{where}: expected an integer, got {value!r}")
+                value = int(value)
+            else:
+                value = float(value)
+            bounds = cls.field_range(field.name)
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+                raise ValueError(f"{where} = {value!r} is out of range: allowed [{bounds[0]:g}, {bounds[1]:g}]")
+            return value
+        return value
+
+    def check(self) -> None:
+        """Checks across fields (subclasses extend); ValueError naming the fields."""
 
 
 def as_batch(image: torch.Tensor, name: str = "image") -> tuple[torch.Tensor, bool]:
@@ -84,9 +139,27 @@ class DegradationOp:
             )
         self.config: dict[str, Any] = {**self.defaults, **config}
         self.validate_config()
+        self.check_limits()
 
     def validate_config(self) -> None:
         """Raise ValueError naming the key when a config value is invalid (subclasses extend)."""
+
+    def check_limits(self) -> None:
+        """Every value a numeric config spec can draw lies in the field's allowed range.
+
+        A config key named like a parameter field (``sigma``, ``scale`` ...) is held to that
+        field's ``limits``, so a pipeline never samples parameters that a parameter file could not
+        hold (nor ``scale: 3000``).
+        """
+        from degplug.degradations.sampling import spec_extremes
+
+        for key, spec in self.config.items():
+            bounds = self.params_class.limits.get(key)
+            if bounds is None:
+                continue
+            for value in spec_extremes(spec):
+                if not bounds[0] <= value <= bounds[1]:
+                    raise ValueError(f"{self._key(key)}: {spec!r} reaches {value:g}, outside the allowed range [{bounds[0]:g}, {bounds[1]:g}]")
 
     def _key(self, key: str) -> str:
         return f"degradation {self.name!r}, key {key!r}"

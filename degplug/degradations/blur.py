@@ -35,6 +35,12 @@ class GaussianBlurParams(DegradationParams):
     sigma_y: float
     rotation: float  # radians
 
+    limits = {"kernel_size": (1, 101), "sigma_x": (0.0, 50.0), "sigma_y": (0.0, 50.0), "rotation": (-2 * math.pi, 2 * math.pi)}
+
+    def check(self) -> None:
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"GaussianBlurParams.kernel_size must be odd, got {self.kernel_size}")
+
 
 @register_operator
 class GaussianBlur(_KernelBlurOp):
@@ -77,6 +83,8 @@ class MotionBlurParams(DegradationParams):
     length: float  # pixels
     angle: float  # degrees, 0 = horizontal
 
+    limits = {"length": (0.0, 201.0), "angle": (-360.0, 360.0)}
+
 
 @register_operator
 class MotionBlur(_KernelBlurOp):
@@ -104,6 +112,8 @@ class MotionBlur(_KernelBlurOp):
 @dataclasses.dataclass
 class DefocusBlurParams(DegradationParams):
     radius: float  # pixels
+
+    limits = {"radius": (0.0, 100.0)}
 
 
 @register_operator

@@ -20,6 +20,8 @@ class FilmGrainParams(DegradationParams):
     color: bool  # independent grain per channel (colour film) vs one shared field (mono)
     noise_seed: int
 
+    limits = {"grain_size": (0.0, 20.0), "intensity": (0.0, 1.0)}
+
 
 @register_operator
 class FilmGrain(DegradationOp):

@@ -20,6 +20,8 @@ class HazeParams(DegradationParams):
     depth_smoothness: float  # correlation length of the random part, fraction of the image side
     depth_gradient: float  # weight in [0, 1] of the vertical ramp (top of the image = far)
 
+    limits = {"beta": (0.0, 10.0), "airlight": (0.0, 1.0), "depth_smoothness": (0.01, 1.0), "depth_gradient": (0.0, 1.0)}
+
 
 def depth_map(height: int, width: int, params: HazeParams, device: torch.device | str = "cpu") -> torch.Tensor:
     """H×W depth in [0, 1]: ``g · ramp + (1 − g) · smooth_field``, ramp = 1 at the top row, 0 at the bottom.

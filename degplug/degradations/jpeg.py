@@ -31,6 +31,8 @@ def jpeg_roundtrip(batch: torch.Tensor, quality: int) -> torch.Tensor:
 class JpegParams(DegradationParams):
     quality: int  # 1–100
 
+    limits = {"quality": (1, 100)}
+
 
 @register_operator
 class Jpeg(DegradationOp):

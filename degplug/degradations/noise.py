@@ -50,6 +50,8 @@ class GaussianNoiseParams(DegradationParams):
     gray: bool
     noise_seed: int
 
+    limits = {"sigma": (0.0, 255.0)}
+
 
 @register_operator
 class GaussianNoise(_NoiseOp):
@@ -77,6 +79,8 @@ class PoissonNoiseParams(DegradationParams):
     peak: float  # photon count at full scale (value 1.0); lower = noisier
     gray: bool
     noise_seed: int
+
+    limits = {"peak": (1e-3, 1e8)}
 
 
 @register_operator
@@ -135,6 +139,8 @@ class SignalDependentNoiseParams(DegradationParams):
     read: float  # standard deviation of the signal-independent part, in [0, 1] units
     gray: bool
     noise_seed: int
+
+    limits = {"shot": (0.0, 1.0), "read": (0.0, 1.0)}
 
 
 @register_operator

@@ -61,13 +61,16 @@ class PipelineParams:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PipelineParams":
-        if not isinstance(data, dict) or "steps" not in data:
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
             raise ValueError("pipeline params: expected a dict with a 'steps' list")
         steps = []
         for index, step in enumerate(data["steps"]):
             if not isinstance(step, dict) or set(step) != {"type", "params"}:
                 raise ValueError(f"pipeline params: step {index} must have exactly the keys 'type' and 'params', got {step!r}")
-            steps.append(AppliedDegradation(step["type"], params_from_dict(step["type"], step["params"])))
+            try:
+                steps.append(AppliedDegradation(step["type"], params_from_dict(step["type"], step["params"])))
+            except ValueError as error:
+                raise ValueError(f"pipeline params: step {index} ({step['type']!r}): {error}") from error
         return cls(steps=steps, pipeline=data.get("pipeline"))
 
     def to_json(self, indent: int | None = None) -> str:

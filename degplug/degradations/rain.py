@@ -22,6 +22,8 @@ class RainStreaksParams(DegradationParams):
     brightness: float  # peak streak intensity in [0, 1]
     noise_seed: int
 
+    limits = {"density": (0.0, 1.0), "length": (0.0, 201.0), "angle": (-180.0, 180.0), "width": (0.0, 10.0), "brightness": (0.0, 1.0)}
+
 
 @register_operator
 class RainStreaks(DegradationOp):
@@ -85,6 +87,12 @@ class RaindropsParams(DegradationParams):
     max_radius: float
     blur: float  # defocus inside a drop, as a fraction of the shorter side
     layout_seed: int  # drop positions/sizes; relative coordinates, so the layout fits any size
+
+    limits = {"count": (0, 1000), "min_radius": (0.0, 1.0), "max_radius": (0.0, 1.0), "blur": (0.0, 0.1)}
+
+    def check(self) -> None:
+        if self.min_radius > self.max_radius:
+            raise ValueError(f"RaindropsParams: min_radius {self.min_radius} is larger than max_radius {self.max_radius}")
 
 
 @register_operator

@@ -19,6 +19,10 @@ class ResizeParams(DegradationParams):
     scale: float  # < 1 shrinks, > 1 enlarges
     interpolation: str
 
+    #: at most ×4 up: a degradation enlarges little (Real-ESRGAN's range ends at 1.5); ×3000 would be 300 GiB
+    limits = {"scale": (0.01, 4.0)}
+    choices = {"interpolation": INTERPOLATIONS}
+
 
 @register_operator
 class Resize(DegradationOp):
@@ -52,6 +56,8 @@ class Resize(DegradationOp):
 @dataclasses.dataclass
 class ResizeBackParams(DegradationParams):
     interpolation: str
+
+    choices = {"interpolation": INTERPOLATIONS}
 
 
 @register_operator

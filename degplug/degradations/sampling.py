@@ -68,6 +68,19 @@ def validate_number_spec(key: str, spec: Any) -> None:
     raise ValueError(f"{key}: expected a number, [low, high], {{choices: [...]}} or {{log_uniform: [low, high]}}, got {spec!r}")
 
 
+def spec_extremes(spec: Any) -> list[float]:
+    """The smallest and largest values a valid numeric spec can draw (all of them for choices)."""
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        return [float(spec)]
+    if isinstance(spec, (list, tuple)) and len(spec) == 2:
+        return [float(spec[0]), float(spec[1])]
+    if isinstance(spec, dict) and "choices" in spec:
+        return [float(value) for value in spec["choices"]]
+    if isinstance(spec, dict) and "log_uniform" in spec:
+        return [float(value) for value in spec["log_uniform"]]
+    return []
+
+
 def sample_number(spec: Any, generator: torch.Generator) -> float:
     """Draw one float from a numeric spec (see module doc)."""
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):

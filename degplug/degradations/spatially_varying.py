@@ -29,6 +29,8 @@ class SpatialBlurParams(DegradationParams):
     mask_smoothness: float
     coverage: float
 
+    limits = {"sigma": (0.0, 50.0), "mask_smoothness": (0.01, 1.0), "coverage": (0.0, 1.0)}
+
 
 @register_operator
 class SpatialBlur(DegradationOp):
@@ -69,6 +71,8 @@ class SpatialNoiseParams(DegradationParams):
     mask_smoothness: float
     coverage: float
     noise_seed: int
+
+    limits = {"sigma": (0.0, 255.0), "mask_smoothness": (0.01, 1.0), "coverage": (0.0, 1.0)}
 
 
 @register_operator

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from degplug.cli.image_files import read_udm_image
-from degplug.cli.udm_options import add_udm_arguments, load_udm
+from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
 
 
@@ -39,12 +39,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out {str(out)!r}: the strip is written as PNG, so the name must end in .png")
+    limit = max_pixels(args)
     model, device = load_udm(args)
-    clean = read_udm_image(Path(args.input), "--input", device)
+    clean = read_udm_image(Path(args.input), "--input", device, limit)
     with torch.no_grad():
-        start = model.encode(read_udm_image(Path(args.ref), "--ref", device))
+        start = model.encode(read_udm_image(Path(args.ref), "--ref", device, limit))
         if args.ref_b is not None:
-            end = model.encode(read_udm_image(Path(args.ref_b), "--ref-b", device))
+            end = model.encode(read_udm_image(Path(args.ref_b), "--ref-b", device, limit))
             embeddings = interpolate(start, end, args.steps)
             labels = [f"t={i / (args.steps - 1):.2f}" for i in range(args.steps)]
         else:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from degplug.cli.image_files import read_udm_image
-from degplug.cli.udm_options import add_udm_arguments, load_udm
+from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +26,13 @@ def run(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if source.is_dir():
         raise ValueError(f"--input {str(source)!r} is a folder; encode takes one image (use `degplug pool` for a folder)")
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a folder; encode writes one embedding file (e.g. {str(out / 'embedding.pt')!r})")
+    limit = max_pixels(args)
     model, device = load_udm(args)
     with torch.no_grad():
-        embedding = model.encode(read_udm_image(source, "--input", device))
-    out = Path(args.out)
+        embedding = model.encode(read_udm_image(source, "--input", device, limit))
     out.parent.mkdir(parents=True, exist_ok=True)
     embedding.save(out)
     local = "none" if embedding.local_map is None else "×".join(str(s) for s in embedding.local_map.shape[1:])

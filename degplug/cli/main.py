@@ -50,9 +50,36 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError) as error:
+    except (ValueError, KeyError) as error:  # bad input: the message names the file or option
         print(f"degplug {args.verb}: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # missing file, an output path that is a file or a folder, no space, no permission
+        print(f"degplug {args.verb}: error: {describe_os_error(error)}", file=sys.stderr)
+        return 1
+    except MemoryError as error:
+        print(f"degplug {args.verb}: error: out of memory ({error or 'the input is too large'}); "
+              "use smaller images (see --max-pixels) or tiles", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if "out of memory" not in str(error).lower():  # a bug: keep the traceback for the report
+            raise
+        print(f"degplug {args.verb}: error: out of memory on the device ({str(error).splitlines()[0]}); "
+              "use smaller images (see --max-pixels), tiles or --device cpu", file=sys.stderr)
+        return 1
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line: what failed and on which path (``[Errno 21] Is a directory: 'x'`` → readable)."""
+    if error.filename is None or error.strerror is None:
+        return str(error)
+    paths = repr(str(error.filename)) + (f" → {str(error.filename2)!r}" if error.filename2 else "")
+    hints = {
+        IsADirectoryError: "a file was expected there",
+        NotADirectoryError: "a part of the path is a file, not a folder",
+        FileExistsError: "a file with that name is in the way",
+    }
+    hint = next((text for kind, text in hints.items() if isinstance(error, kind)), None)
+    return f"{paths}: {error.strerror}" + (f" ({hint})" if hint else "")
 
 
 if __name__ == "__main__":

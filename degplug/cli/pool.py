@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from degplug.cli.image_files import list_inputs, report_skip
-from degplug.cli.udm_options import add_udm_arguments, load_udm
+from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.udm.latent_pool import LatentPool
 
 
@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         pool = LatentPool.from_images(
-            model, inputs, batch_size=args.batch_size, progress=not args.no_progress, root=root, on_skip=on_skip
+            model, inputs, batch_size=args.batch_size, progress=not args.no_progress, root=root, on_skip=on_skip,
+            max_pixels=max_pixels(args),
         )
     except ValueError as error:
         raise ValueError(f"--input {args.input!r}: {error}") from error

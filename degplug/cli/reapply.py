@@ -27,7 +27,7 @@ from degplug.cli.image_files import (
     for_each_readable,
     list_inputs,
 )
-from degplug.cli.udm_options import add_udm_arguments, load_udm
+from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
 from degplug.data.sampling_source import derive_seed
 from degplug.udm.latent_pool import LatentPool
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 "seed": seed,
             })
 
-    skipped = for_each_readable(inputs, "--input", device, "reapply", not args.no_progress, reapply_one)
+    skipped = for_each_readable(inputs, "--input", device, "reapply", not args.no_progress, reapply_one, max_pixels(args))
     record = {
         "checkpoint": str(args.ckpt),
         "pool": str(args.pool),

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from degplug.cli.image_files import progress, read_udm_image
-from degplug.cli.udm_options import add_udm_arguments, load_udm
+from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
 
 
@@ -38,10 +38,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--input {str(clean_path)!r} is a folder; sample takes one clean image")
     if out.is_file():
         raise ValueError(f"--out {str(out)!r} is a file; sample writes a folder of images")
+    limit = max_pixels(args)
     model, device = load_udm(args)
-    clean = read_udm_image(clean_path, "--input", device)
+    clean = read_udm_image(clean_path, "--input", device, limit)
     with torch.no_grad():
-        embedding = model.encode(read_udm_image(Path(args.ref), "--ref", device))
+        embedding = model.encode(read_udm_image(Path(args.ref), "--ref", device, limit))
         for seed in progress(seeds, "sample", not args.no_progress):
             write_image(out / f"{clean_path.stem}_seed{seed}.png", model.synthesize(clean, embedding, seed=seed))
     print(f"wrote {len(seeds)} sample(s) to {out}")

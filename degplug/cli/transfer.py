@@ -22,7 +22,7 @@ from degplug.cli.image_files import (
     read_udm_image,
     relative_stem,
 )
-from degplug.cli.udm_options import add_udm_arguments, load_udm
+from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
 from degplug.udm.video import degrade_video, is_video_file
 
@@ -58,13 +58,14 @@ def run(args: argparse.Namespace) -> int:
     if not sequence:
         inputs, root = list_inputs(args.input, "--input")
         targets = _output_paths(inputs, root, Path(args.out))
+    limit = max_pixels(args)
     model, device = load_udm(args)
     with torch.no_grad():
-        embedding = model.encode(read_udm_image(Path(args.ref), "--ref", device))
+        embedding = model.encode(read_udm_image(Path(args.ref), "--ref", device, limit))
         if args.mix_local is not None:
             if model.config.map_channels == 0:
                 raise ValueError(f"--mix-local: the UDM in {args.ckpt!r} has no local encoder (map_channels = 0)")
-            embedding = embedding.mix(model.encode(read_udm_image(Path(args.mix_local), "--mix-local", device)))
+            embedding = embedding.mix(model.encode(read_udm_image(Path(args.mix_local), "--mix-local", device, limit)))
         if sequence:
             # One degradation for the whole sequence, with temporally correlated random states.
             count = degrade_video(model, embedding, args.input, args.out, seed=args.seed,
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             degraded = model.synthesize(clean, embedding, seed=args.seed)
         write_image(targets[index], degraded)
 
-    skipped = for_each_readable(inputs, "--input", device, "transfer", not args.no_progress, transfer_one)
+    skipped = for_each_readable(inputs, "--input", device, "transfer", not args.no_progress, transfer_one, limit)
     written = len(inputs) - len(skipped)
     destination = targets[0] if root is None else Path(args.out)
     print(f"wrote {written} image(s) to {destination}" + (f"; skipped {len(skipped)}: {skipped}" if skipped else ""))

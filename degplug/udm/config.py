@@ -36,6 +36,16 @@ class UDMConfig:
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"UDM option 'architecture' must be one of {list(ARCHITECTURES)}, got {self.architecture!r}")
+        for item in fields(self):  # options files and checkpoints are user input: name the option
+            value = getattr(self, item.name)
+            if item.type == "bool" and not isinstance(value, bool):
+                raise ValueError(f"UDM option {item.name!r} must be true or false, got {value!r}")
+            if item.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"UDM option {item.name!r} must be an integer, got {value!r}")
+        if not isinstance(self.synthesis_blocks, (list, tuple)) or not all(
+            isinstance(b, int) and not isinstance(b, bool) and b >= 0 for b in self.synthesis_blocks
+        ):
+            raise ValueError(f"UDM option 'synthesis_blocks' must be a list of 5 non-negative integers, got {self.synthesis_blocks!r}")
         self.synthesis_blocks = tuple(int(b) for b in self.synthesis_blocks)
         if len(self.synthesis_blocks) != 5:
             raise ValueError(f"synthesis_blocks needs 5 stage depths, got {self.synthesis_blocks}")

@@ -87,11 +87,17 @@ class DegradationEmbedding:
         return cls(state["global_vector"], state.get("local_map"))
 
     def save(self, path: str | Path) -> None:
-        torch.save(self.state(), path)
+        from degplug.utils.atomic import atomic_torch_save
+
+        atomic_torch_save(self.state(), path)  # never a half-written file
 
     @classmethod
     def load(cls, path: str | Path) -> "DegradationEmbedding":
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"embedding file {str(path)!r} does not exist")
-        return cls.from_state(torch.load(path, map_location="cpu", weights_only=True), source=str(path))
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # corrupt, truncated or foreign file (code-carrying pickles are refused)
+            raise ValueError(f"{path}: cannot read degradation embedding: {error}") from error
+        return cls.from_state(state, source=str(path))

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from degplug.data.image_io import ImageReadError, read_image
+from degplug.data.image_io import ImageReadError, read_image, read_image_size
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import MIN_SIZE, UniversalDegradationModel
 
@@ -109,6 +109,7 @@ class LatentPool:
         progress: bool = True,
         root: str | Path | None = None,
         on_skip: Callable[[Path, str], None] | None = None,
+        max_pixels: int | None = None,
     ) -> LatentPool:
         """Encode every readable image of ``paths`` with ``model`` (on the model's device).
 
@@ -116,7 +117,8 @@ class LatentPool:
         (8 px) are skipped and reported by name through ``on_skip(path, reason)`` (default: a
         ``warnings.warn`` and a log line). Images are encoded ``batch_size`` at a time when
         consecutive images share a size (equal to one-at-a-time encoding up to float rounding). ``root``: source
-        names are stored relative to it (default: the file name only).
+        names are stored relative to it (default: the file name only). ``max_pixels``: larger
+        images are skipped (and reported) from their header, before they are decoded.
 
         ValueError when ``paths`` is empty or no image could be encoded (naming the failures).
         """
@@ -152,6 +154,11 @@ class LatentPool:
 
         try:
             for path in tqdm(paths, desc="pool", unit="img", disable=not progress or len(paths) < 2):
+                size = read_image_size(path) if max_pixels else None
+                if size is not None and size[0] * size[1] > max_pixels:
+                    on_skip(path, f"image is {size[0]}×{size[1]} = {size[0] * size[1]:,} px, more than the limit of {max_pixels:,} px")
+                    failures.append(str(path))
+                    continue
                 try:
                     image = read_image(path)
                 except (ImageReadError, FileNotFoundError) as error:

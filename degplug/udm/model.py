@@ -203,10 +203,21 @@ class UniversalDegradationModel(nn.Module):
             raise ValueError(f"{source}: not a degplug UDM checkpoint (kind {state.get('kind') if isinstance(state, dict) else None!r})")
         if state.get("version") != CHECKPOINT_VERSION:
             raise ValueError(f"{source}: UDM checkpoint version {state.get('version')}, this degplug reads {CHECKPOINT_VERSION}")
-        model = cls(**state["config"])
-        # The entropy bottleneck's CDF tables are buffers whose size depends on training.
-        _resize_buffers_to(model, state["state_dict"])
-        missing, unexpected = model.load_state_dict(state["state_dict"], strict=False)
+        config, weights = state.get("config"), state.get("state_dict")
+        if not isinstance(config, dict) or not isinstance(weights, dict):
+            raise ValueError(f"{source}: a UDM checkpoint needs a 'config' dict and a 'state_dict' dict")
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{source}: invalid UDM config in the checkpoint: {error}") from error
+        try:
+            # The entropy bottleneck's CDF tables are buffers whose size depends on training.
+            _resize_buffers_to(model, weights)
+            missing, unexpected = model.load_state_dict(weights, strict=False)
+        except (RuntimeError, AttributeError, TypeError) as error:  # shapes that do not fit the config
+            message = str(error).strip().splitlines()
+            detail = "; ".join(line.strip() for line in message[1:4]) or (message[0] if message else type(error).__name__)
+            raise ValueError(f"{source}: checkpoint weights do not match its config ({detail})") from error
         if missing or unexpected:
             raise ValueError(f"{source}: checkpoint does not match its config (missing {missing[:5]}, unexpected {unexpected[:5]})")
         return model

@@ -13,7 +13,8 @@ Options (besides BasicSR's usual ones):
     train.grad_clip: 10.
     train.optim_g: one optimizer setting used for each of the three parameter groups
         (restoration, representation, degradation), e.g. Adam lr 1e-4, weight_decay 1e-8.
-Validation reports PSNR/SSIM per task (datasets that tag items with ``task``) and their average.
+Validation reports PSNR/SSIM per task (datasets that tag items with ``task``) and their average;
+``basicsr test`` (options/ndr_test.yml) also writes it to ``results/<name>/<dataset>_metrics.{md,json}``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from basicsr.utils import get_root_logger, imwrite, tensor2img
 
 from degplug.ndr.checkpoint import save_restorer
 from degplug.ndr.degrad_net import NDRDegradNet
-from degplug.ndr.evaluation import TaskMetrics, image_scores, metrics_table_markdown, restore_padded
+from degplug.ndr.evaluation import TaskMetrics, image_scores, metrics_table_markdown, restore_padded, save_metrics_table
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
@@ -132,7 +133,11 @@ class NDRModel(BaseModel):
         ]
         self.task_results = results
         table = metrics_table_markdown(results)
-        get_root_logger().info(f"Validation (iter {current_iter}), PSNR on RGB in [0, 1]:\n{table}")
+        dataset_name = dataloader.dataset.opt["name"] if hasattr(dataloader.dataset, "opt") else "val"
+        get_root_logger().info(f"Validation {dataset_name} (iter {current_iter}), PSNR on RGB in [0, 1]:\n{table}")
+        if not self.is_train:  # `basicsr test`: the table as files next to the results
+            for path in save_metrics_table(results, osp.join(self.opt["path"]["results_root"], f"{dataset_name}_metrics")):
+                get_root_logger().info(f"Metrics table written: {path}")
         if tb_logger:
             for r in results:
                 tb_logger.add_scalar(f"metrics/{r.task}/psnr", r.psnr, current_iter)

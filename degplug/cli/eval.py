@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ndr.add_argument("--ndr-config", default=None, help="JSON NDRRestoreNet kwargs, for a bare state-dict checkpoint")
     ndr.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
     ndr.add_argument("--limit", type=int, default=None, help="at most this many images per task")
+    ndr.add_argument("--sr", type=int, nargs="+", default=[], metavar="SCALE",
+                     help="also rows 'sr ×SCALE' synthesised from denoise/ (bicubic down and up, the 4-task protocol)")
     ndr.add_argument("--device", choices=("cpu", "cuda"), default=None)
     ndr.add_argument("--out", default=None, help="write <out>.md and <out>.json")
 
@@ -72,7 +74,8 @@ def _run_ndr(args: argparse.Namespace) -> int:
             raise ValueError(f"--ndr-config: not valid JSON ({error})") from error
     device = resolve_device(args.device)
     restorer = load_ndr_restorer(args.ckpt, config)
-    results = evaluate_ndr_folder(restorer, args.data, seed=args.seed, limit=args.limit, device=device)
+    results = evaluate_ndr_folder(restorer, args.data, seed=args.seed, limit=args.limit, device=device,
+                                  sr_scales=tuple(args.sr))
     print(metrics_table_markdown(results))
     if args.out:
         markdown, json_path = save_metrics_table(results, Path(args.out))

@@ -59,7 +59,7 @@ PAIRING_PATTERNS: dict[str, tuple[str | None, ...]] = {
 }
 #: the keys a task entry may hold (basicsr_ext.options_check checks them before training too)
 TASK_KEYS = frozenset({"task", "gt_folder", "lq_folder", "root_folder", "list_file", "repeat", "sigmas", "scale",
-                       "key_pattern", "crop_gt_to_lq"})
+                       "key_pattern", "crop_gt_to_lq", "name"})
 _TASK_KEYS = TASK_KEYS
 
 
@@ -216,7 +216,9 @@ class AllInOneDataset(Dataset):
             ``{task: deblur, root_folder: GOPRO_Large/train}``, ``{task: lowlight, root_folder:
             LOL/our485}`` (module doc). A missing ``gt_folder``
             uses the embedded photographs. Denoise expands into one sub-task per σ
-            (``denoise_15``, ...). Synthetic SR resizes lq back to the gt size (bicubic).
+            (``denoise_15``, ...). Synthetic SR resizes lq back to the gt size (bicubic). ``name``
+            labels the task's rows in tables (``{sigma}`` is replaced for denoise, e.g.
+            ``'denoise σ{sigma}'``, the row names of ``degplug eval ndr``).
         crop_size, seed, phase, use_flip, use_rot: passed to every sub-dataset.
     """
 
@@ -242,6 +244,7 @@ class AllInOneDataset(Dataset):
                 raise ValueError(f"all-in-one task {number}: 'task' must be one of {TASKS}, got {task!r}")
             repeat = int(spec.get("repeat", DEFAULT_REPEAT[task]))
             task_seed = seed + 1000 * number
+            self._label, self._sigma = spec.get("name"), None
             if spec.get("lq_folder") or spec.get("root_folder"):
                 pairs, pattern, _ = task_pairs(spec, task)
                 if not pairs:
@@ -265,6 +268,7 @@ class AllInOneDataset(Dataset):
                     self._add(dataset, task)
             elif task == "denoise":
                 for sigma in spec.get("sigmas", (15, 25, 50)):
+                    self._sigma = sigma
                     pipeline = {"name": f"allinone_noise{sigma}", "ops": [{"type": "gaussian_noise", "sigma": float(sigma), "gray_prob": 0.0}]}
                     self._add(SyntheticPairDataset(spec.get("gt_folder"), pipeline, seed=task_seed + int(sigma), repeat=repeat, **common), f"denoise_{sigma}")
             elif task not in SYNTHETIC_TASKS:
@@ -291,7 +295,7 @@ class AllInOneDataset(Dataset):
 
     def _add(self, dataset: Dataset, name: str) -> None:
         self.datasets.append(dataset)
-        self.task_names.append(name)
+        self.task_names.append(self._label.format(sigma=self._sigma) if self._label else name)
 
     def set_epoch(self, epoch: int) -> None:
         for dataset in self.datasets:

@@ -171,11 +171,24 @@ def _noise_batches(folder: Path, sigma: int, seed: int, limit: int | None) -> It
         yield item["lq"][None], item["gt"][None]
 
 
+def _synthetic_sr_batches(folder: Path, scale: int, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    from degplug.data.synthetic_pairs import SyntheticPairDataset
+
+    dataset = SyntheticPairDataset(folder, pipeline=f"allinone_sr_x{scale}", crop_size=None, seed=0, phase="val")
+    for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
+        item = dataset[index]
+        yield item["lq"][None], item["gt"][None]
+
+
 def evaluate_ndr_folder(
     restorer: torch.nn.Module, data: str | Path, seed: int = 0, limit: int | None = None,
-    device: torch.device | str = "cpu",
+    device: torch.device | str = "cpu", sr_scales: tuple[int, ...] = (),
 ) -> list[TaskMetrics]:
-    """One :class:`TaskMetrics` per task found in ``data`` (see the module docstring)."""
+    """One :class:`TaskMetrics` per task found in ``data`` (see the module docstring).
+
+    ``sr_scales``: also rows ``sr ×s`` from the clean images of ``data/denoise``, degraded as the
+    all-in-one training's synthetic SR task (bicubic down by s, bicubic back up; the 4-task protocol).
+    """
     data = Path(data)
     if not data.is_dir():
         raise FileNotFoundError(f"--data {str(data)!r} is not a folder")
@@ -190,6 +203,12 @@ def evaluate_ndr_folder(
         for sigma in NOISE_SIGMAS:
             results.append(evaluate_task(restorer, on_device(_noise_batches(data / "denoise", sigma, seed, limit)),
                                          f"denoise σ{sigma}"))
+    for scale in sr_scales:
+        if scale not in (2, 4):
+            raise ValueError(f"--sr: synthetic super-resolution scales are 2 and 4, got {scale}")
+        if not (data / "denoise").is_dir():
+            raise ValueError(f"--sr needs the clean images in {data / 'denoise'}")
+        results.append(evaluate_task(restorer, on_device(_synthetic_sr_batches(data / "denoise", scale, limit)), f"sr ×{scale}"))
     for folder in sorted(p for p in data.iterdir() if p.is_dir() and p.name != "denoise"):
         pairs = _paired_task(folder)
         if pairs is not None:

@@ -17,7 +17,9 @@ Schedules:
 - ``joint`` (the released code): one phase ``"joint"``; loss = w_r·L_restoration +
   w_d·L_degradation, one backward, all three groups step. L_degradation reaches D, the tokens,
   the queries and, through the features the queries read, R's encoder.
-- ``alternate`` (the paper): two phases per iteration, in this order:
+- ``alternate``: degplug's reading of one sentence of the paper (the two directions are optimised
+  "alternately"); the authors' released code has only the joint step. Two phases per iteration,
+  in this order:
 
   1. ``"degradation"`` half-step: loss = w_d·L_degradation. R's encoder runs without autograd and
      its decoder does not run; the features keep their graph through the queries and the tokens.
@@ -28,7 +30,8 @@ Schedules:
   2. ``"restoration"`` half-step: loss = w_r·L_restoration; D does not run. Groups that step:
      ``restoration`` and ``representation``. No gradient here comes from the degradation loss.
 
-  The ``representation`` group thus steps twice per alternate iteration (once per half-step).
+  The ``representation`` group thus steps twice per alternate iteration (once per half-step),
+  with one Adam state for both losses (:func:`make_optimizers` builds one optimizer per group).
   Under DistributedDataParallel the degradation half-step leaves R's backbone unused: wrap with
   ``find_unused_parameters=True`` (or separate wrappers per network).
 """

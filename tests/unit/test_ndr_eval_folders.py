@@ -125,3 +125,15 @@ def test_unknown_layouts_and_missing_list_entries_are_named(tmp_path):
         AllInOneDataset([{"task": "derain", "root_folder": str(tmp_path / "Rain"), "list_file": str(tmp_path / "list.txt")}])
     with pytest.raises(ValueError, match="no synthetic version"):
         AllInOneDataset([{"task": "lowlight"}])
+
+
+def test_eval_sr_rows_equal_the_test_options_synthetic_sr_task(tmp_path):
+    for index in range(2):
+        write_image(tmp_path / "denoise" / f"{index}.png", photo_crop(index, 30, 34))
+    rows = {row.task: row for row in evaluate_ndr_folder(torch.nn.Identity(), tmp_path, sr_scales=(2,))}
+    assert list(rows) == ["denoise σ15", "denoise σ25", "denoise σ50", "sr ×2"]
+    dataset = AllInOneDataset([{"task": "sr", "gt_folder": str(tmp_path / "denoise"), "scale": 2, "name": "sr ×2"}],
+                              crop_size=None, phase="val")
+    assert dataset.task_names == ["sr ×2"]
+    expected = sum(_psnr(dataset[i]["lq"], dataset[i]["gt"]) for i in range(2)) / 2
+    assert rows["sr ×2"].psnr == pytest.approx(expected, abs=1e-3) and rows["sr ×2"].psnr < 60

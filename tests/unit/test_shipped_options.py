@@ -6,7 +6,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SELF_CONTAINED = ["udm_demo.yml", "ndr_demo.yml", "swinir_allinone_demo.yml"]  # embedded data only
-USER_DATA = ["udm.yml", "ndr.yml", "blind_swinir.yml"]  # dataset paths the user fills in
+USER_DATA = ["udm.yml", "ndr.yml", "ndr_4task.yml", "ndr_5task.yml", "blind_swinir.yml"]  # dataset paths the user fills in
+NDR_PROTOCOL = ["ndr.yml", "ndr_4task.yml", "ndr_5task.yml", "ndr_test.yml"]  # datasets/allinone layout
 
 
 def basicsr_registries() -> dict:
@@ -32,6 +33,47 @@ def test_options_with_user_paths_fail_on_the_missing_path_naming_it(name, tmp_pa
     monkeypatch.chdir(tmp_path)  # relative dataset paths resolve to nothing here
     with pytest.raises(OptionsError, match=r"datasets\.\w+\.(tasks\[\d+\]\.)?\w+ = .* does not exist"):
         check_options(REPO / "options" / name, registries=basicsr_registries())
+
+
+def _protocol_layout(root: Path) -> None:
+    """A tiny datasets/allinone tree with every data set's own folder and file names."""
+    import torch
+
+    from degplug.data.image_io import write_image
+
+    image = torch.rand(3, 16, 16)
+    folders = {
+        "denoise": ["BSD400/1.png"], "derain": ["rainy/rain-1.png", "norain/norain-1.png"],
+        "dehaze": ["hazy/0001_0.8_0.2.jpg", "gt/0001.png"], "deblur": ["GOPR0372_07_00/blur/1.png", "GOPR0372_07_00/sharp/1.png"],
+        "lowlight": ["low/1.png", "high/1.png"],
+    }
+    for split in ("train", "test"):
+        for task, files in folders.items():
+            for name in files:
+                write_image(root / split / task / name, image)
+    (root / "train" / "dehaze" / "subset.txt").write_text("0001_0.8_0.2.jpg\n")
+
+
+@pytest.mark.parametrize("name", NDR_PROTOCOL)
+def test_ndr_protocol_options_pass_on_the_protocol_layout_and_name_eval_ndr_rows(name, tmp_path, monkeypatch):
+    from basicsr_ext.options_check import check_options
+
+    from degplug.data.all_in_one import AllInOneDataset
+
+    _protocol_layout(tmp_path / "datasets" / "allinone")
+    (tmp_path / "ndr.pth").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    options = check_options(REPO / "options" / name, registries=basicsr_registries())
+    phases = options["datasets"]
+    for phase, dataset in phases.items():
+        built = AllInOneDataset(dataset["tasks"], crop_size=None, phase=dataset.get("phase", "train"))
+        assert len(built) >= 1, phase
+    test = phases.get("val") or phases["test_1"]
+    rows = AllInOneDataset(test["tasks"], crop_size=None, phase="val").task_names
+    sigmas = [25] if name == "ndr_5task.yml" else [15, 25, 50]
+    assert rows[: len(sigmas) + 2] == [*(f"denoise σ{s}" for s in sigmas), "derain", "dehaze"]
+    assert ("sr ×2" in rows) == (name == "ndr_4task.yml")
+    assert ("deblur" in rows and "lowlight" in rows) == (name == "ndr_5task.yml")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.py")))

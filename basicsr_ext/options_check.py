@@ -8,6 +8,7 @@ closest valid spelling.
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,104 @@ TOP_LEVEL_KEYS = {
 NETWORK_PREFIX = "network_"
 PATH_KEYS_THAT_MUST_EXIST = ("resume_state",)
 PATH_PREFIXES_THAT_MUST_EXIST = ("pretrain_network_",)
+
+# The nested keys BasicSR 1.4.2 reads (basicsr/train.py, data/__init__.py, data/*_dataset.py,
+# models/*_model.py, utils/options.py, utils/logger.py). Unknown keys in these blocks are
+# misspellings that BasicSR would silently ignore (``total_iters``) or trip over later.
+DATASET_LOADER_KEYS = {
+    "name", "type", "phase", "scale", "batch_size_per_gpu", "num_worker_per_gpu", "dataset_enlarge_ratio",
+    "prefetch_mode", "num_prefetch_queue", "pin_memory", "persistent_workers", "use_shuffle",
+}
+BASICSR_DATASET_KEYS = DATASET_LOADER_KEYS | {
+    "dataroot_gt", "dataroot_lq", "dataroot_flow", "meta_info_file", "meta_info", "io_backend", "filename_tmpl",
+    "gt_size", "use_hflip", "use_rot", "color", "mean", "std", "num_frame", "val_partition", "interval_list",
+    "random_reverse", "use_duf_downsampling", "padding", "cache_data", "test_mode", "flip_sequence", "num_gpu",
+    "blur_kernel_size", "kernel_list", "kernel_prob", "blur_sigma", "betag_range", "betap_range", "sinc_prob",
+    "blur_kernel_size2", "kernel_list2", "kernel_prob2", "blur_sigma2", "betag_range2", "betap_range2",
+    "sinc_prob2", "final_sinc_prob", "db_paths", "client_keys",
+}
+TRAIN_KEYS = {
+    "ema_decay", "scheduler", "total_iter", "warmup_iter", "net_d_iters", "net_d_init_iters", "dcn_lr_mul",
+    "tsa_iter", "fix_flow", "flow_lr_mul", "lr_flow", "mixing_prob", "net_d_reg_every", "net_g_reg_every",
+    "path_batch_shrink", "path_reg_weight", "r1_reg_weight",
+}
+TRAIN_PREFIXES, TRAIN_SUFFIXES = ("optim_",), ("_opt",)  # optimizers and losses (types checked below)
+VAL_KEYS = {"val_freq", "save_img", "suffix", "metrics", "pbar", "center_frame_only", "flip_seq", "num_val_samples"}
+LOGGER_KEYS = {"print_freq", "save_checkpoint_freq", "use_tb_logger", "wandb"}
+
+
+def _extra_model_keys(model_type: str) -> dict[str, set[str]]:
+    """What degplug's models read beyond BasicSR's keys, per block (see each model's docstring)."""
+    if model_type == "UDMModel":
+        return {"train": {"udm"}, "val": {"weight_paths"}}
+    if model_type == "NDRModel":
+        from basicsr_ext.ndr_model import TRAIN_KEYS as NDR_TRAIN_KEYS
+
+        return {"train": set(NDR_TRAIN_KEYS)}
+    return {}
+
+
+def _number(low: float | None = None, integer: bool = False, low_open: bool = False):
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return "a number"
+        if integer and value != int(value):
+            return "an integer"
+        if low is not None and (value <= low if low_open else value < low):
+            return f"a number {'>' if low_open else '≥'} {low:g}"
+        return None
+    return check
+
+
+def _kind(*kinds: type, text: str):
+    def check(value: Any) -> str | None:
+        ok = any(isinstance(value, bool) if k is bool else (isinstance(value, k) and not isinstance(value, bool)) for k in kinds)
+        return None if ok else text
+    return check
+
+
+def _typed_block(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        return "a mapping with a 'type' (e.g. {type: Adam, lr: 1e-4})"
+    return None
+
+
+def _optional(check):
+    return lambda value: None if value is None else check(value)
+
+
+_BOOL = _kind(bool, text="true or false")
+#: value checks per block and key: each returns None or what was expected
+VALUE_CHECKS: dict[str, dict[str, Any]] = {
+    "dataset": {
+        "batch_size_per_gpu": _number(1, integer=True), "num_worker_per_gpu": _number(0, integer=True),
+        "dataset_enlarge_ratio": _number(0, low_open=True), "num_prefetch_queue": _number(1, integer=True),
+        "prefetch_mode": lambda v: None if v in (None, "cpu", "cuda") else "~, 'cpu' or 'cuda'",
+        "pin_memory": _BOOL, "persistent_workers": _BOOL, "use_shuffle": _BOOL, "use_hflip": _BOOL,
+        "use_rot": _BOOL, "gt_size": _number(1, integer=True), "io_backend": _typed_block,
+        "name": _kind(str, text="a string"), "filename_tmpl": _kind(str, text="a string"),
+    },
+    "train": {
+        "total_iter": _number(1, integer=True), "warmup_iter": _number(None, integer=True),
+        "ema_decay": _number(0), "scheduler": _typed_block, "net_d_iters": _number(1, integer=True),
+        "net_d_init_iters": _number(0, integer=True),
+    },
+    "val": {
+        "val_freq": _number(0, low_open=True), "save_img": _BOOL, "pbar": _BOOL,
+        "suffix": _optional(_kind(str, text="a string")), "metrics": _optional(_kind(dict, list, text="a mapping or a list of metrics")),
+    },
+    "logger": {
+        "print_freq": _number(0, low_open=True), "save_checkpoint_freq": _number(0, low_open=True),
+        "use_tb_logger": _BOOL, "wandb": _optional(_kind(dict, text="a mapping (project, resume_id)")),
+    },
+    "top": {
+        "num_gpu": lambda v: None if v == "auto" or _number(0, integer=True)(v) is None else "a number ≥ 0 or 'auto'",
+        "manual_seed": _optional(_number(None, integer=True)), "scale": _number(1, integer=True),
+        "name": _kind(str, text="a string"), "model_type": _kind(str, text="a string"),
+    },
+}
 
 
 class OptionsError(ValueError):
@@ -57,6 +156,137 @@ def _check_type(where: str, block: Any, registry, registry_label: str, file: str
         )
 
 
+def _check_values(where: str, block: dict, checks: dict[str, Any], file: str) -> None:
+    for key, value in block.items():
+        check = checks.get(key)
+        if check is None and any(str(key).startswith(p) for p in TRAIN_PREFIXES) and where == "train":
+            check = _typed_block
+        expected = check(value) if check is not None else None
+        if expected is not None:
+            raise OptionsError(f"{file}: {where}.{key} = {value!r}: expected {expected}")
+
+
+def _check_keys(where: str, block: dict, known: set[str], file: str, owner: str = "", prefixes=(), suffixes=()) -> None:
+    for key in block:
+        name = str(key)
+        if name in known or name.startswith(tuple(prefixes)) or name.endswith(tuple(suffixes)):
+            continue
+        label = f" of {owner}" if owner else ""
+        raise OptionsError(f"{file}: {where}: unknown option {name!r}{label}.{_suggest(name, known)}")
+
+
+def _is_framework_class(cls: Any) -> bool:
+    """BasicSR's own classes and degplug's: the ones whose keys are known here."""
+    return str(getattr(cls, "__module__", "")).startswith(("basicsr.", "basicsr_ext.", "degplug."))
+
+
+def _annotation_matches(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a constructor annotation (unknown annotations: accepted)."""
+    import collections.abc
+    import types
+    import typing
+
+    if hint in (Any, inspect.Parameter.empty):
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_annotation_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str or hint is Path:
+        return isinstance(value, str)
+    sequences = (list, tuple, collections.abc.Sequence, collections.abc.Iterable)
+    if hint in sequences or origin in sequences:
+        if not isinstance(value, (list, tuple)):
+            return False
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return not args or all(any(_annotation_matches(item, a) for a in args) for item in value)
+    if hint is dict or origin in (dict, collections.abc.Mapping):
+        return isinstance(value, dict)
+    return True
+
+
+def _hint_text(hint: Any) -> str:
+    if isinstance(hint, type):
+        return hint.__name__
+    return str(hint).replace("typing.", "").replace("pathlib.", "").replace("collections.abc.", "")
+
+
+def _check_constructor(where: str, block: dict, constructor: Any, file: str, owner: str, ignored: set[str]) -> None:
+    """Keys and value types of ``block`` against ``constructor``'s keyword arguments and annotations."""
+    import typing
+
+    try:
+        signature = inspect.signature(constructor)
+        hints = typing.get_type_hints(constructor)
+    except (TypeError, ValueError, NameError):
+        return
+    parameters = {name: p for name, p in signature.parameters.items() if name != "self"}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if not takes_any:
+        _check_keys(where, {k: v for k, v in block.items() if k not in ignored}, set(parameters), file, owner)
+    for key, value in block.items():
+        if key in ignored or key not in hints or key not in parameters:
+            continue
+        if not _annotation_matches(value, hints[key]):
+            raise OptionsError(f"{file}: {where}.{key} = {value!r}: {owner} expects {_hint_text(hints[key])}")
+
+
+def _check_dataset(where: str, dataset: dict, registry, file: str) -> None:
+    """A datasets.<phase> block: keys of its type (BasicSR's or degplug's) and value types."""
+    _check_values(where, dataset, VALUE_CHECKS["dataset"], file)
+    cls = registry.get(dataset.get("type")) if registry is not None and dataset.get("type") in registry else None
+    if cls is None or not _is_framework_class(cls):
+        return  # a third-party dataset reads keys we do not know
+    if str(cls.__module__).startswith("basicsr."):
+        _check_keys(where, dataset, BASICSR_DATASET_KEYS, file, dataset["type"])
+        return
+    from basicsr_ext.datasets import BASICSR_BOOKKEEPING
+
+    core = next((base for base in cls.__mro__[1:] if str(base.__module__).startswith("degplug.")), None)
+    if core is None:
+        return
+    _check_constructor(where, dataset, core.__init__, file, dataset["type"], BASICSR_BOOKKEEPING | DATASET_LOADER_KEYS)
+    if isinstance(dataset.get("tasks"), list):
+        from degplug.data.all_in_one import TASK_KEYS
+
+        for index, task in enumerate(dataset["tasks"]):
+            if isinstance(task, dict):
+                _check_keys(f"{where}.tasks[{index}]", task, set(TASK_KEYS), file, "an all-in-one task")
+
+
+def _check_nested(options: dict, registries: dict, file: str) -> None:
+    """Keys and value types of the datasets / train / val / logger blocks and degplug's networks."""
+    _check_values("options", options, VALUE_CHECKS["top"], file)
+    model_class = registries["model"].get(options["model_type"])
+    known_model = _is_framework_class(model_class)
+    extra = _extra_model_keys(options["model_type"])
+    for phase, dataset in (options.get("datasets") or {}).items():
+        _check_dataset(f"datasets.{phase}", dataset, registries.get("dataset"), file)
+    train = options.get("train") or {}
+    if known_model:
+        _check_keys("train", train, TRAIN_KEYS | extra.get("train", set()), file, prefixes=TRAIN_PREFIXES, suffixes=TRAIN_SUFFIXES)
+    _check_values("train", train, VALUE_CHECKS["train"], file)
+    val = options.get("val") or {}
+    if known_model:
+        _check_keys("val", val, VAL_KEYS | extra.get("val", set()), file)
+    _check_values("val", val, VALUE_CHECKS["val"], file)
+    logger = options.get("logger") or {}
+    _check_keys("logger", logger, LOGGER_KEYS, file)
+    _check_values("logger", logger, VALUE_CHECKS["logger"], file)
+    for key, block in options.items():
+        if str(key).startswith(NETWORK_PREFIX) and isinstance(block, dict) and block.get("type") in registries["arch"]:
+            arch = registries["arch"].get(block["type"])
+            if str(arch.__module__).startswith("degplug."):
+                _check_constructor(key, block, arch.__init__, file, block["type"], {"type"})
+
+
 def check_options(path: str | os.PathLike, registries: dict | None = None) -> dict[str, Any]:
     """Validate the options file at ``path`` and return its contents.
 
@@ -71,6 +301,12 @@ def check_options(path: str | os.PathLike, registries: dict | None = None) -> di
     for required in ("name", "model_type"):
         if required not in options:
             raise OptionsError(f"{file}: the option {required!r} is missing")
+    for block_name in ("datasets", "train", "val", "logger", "path", "dist_params"):
+        if options.get(block_name) is not None and not isinstance(options[block_name], dict):
+            raise OptionsError(f"{file}: {block_name} must be a mapping, found {type(options[block_name]).__name__}")
+    for phase, dataset in (options.get("datasets") or {}).items():
+        if not isinstance(dataset, dict):
+            raise OptionsError(f"{file}: datasets.{phase} must be a mapping")
 
     for key, value in (options.get("path") or {}).items():
         must_exist = key in PATH_KEYS_THAT_MUST_EXIST or any(key.startswith(p) for p in PATH_PREFIXES_THAT_MUST_EXIST)
@@ -103,6 +339,7 @@ def check_options(path: str | os.PathLike, registries: dict | None = None) -> di
         for key, block in (options.get("train") or {}).items():
             if str(key).endswith("_opt"):
                 _check_type(f"train.{key}", block, registries["loss"], "loss", file)
+        _check_nested(options, registries, file)
         # A model class may validate its own options (degplug's models do).
         model_check = getattr(model_registry.get(options["model_type"]), "check_options", None)
         if model_check is not None:

@@ -36,6 +36,7 @@ from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.atomic import atomic_torch_save
 from degplug.utils.distributed import average_gradients, broadcast_buffers, broadcast_module
 from degplug.utils.random import make_generator
+from degplug.utils.validation import NON_FINITE_ADVICE, require_finite_gradients, require_finite_losses
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 
 DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
@@ -140,15 +141,15 @@ class UDMModel(BaseModel):
             self.net_d.requires_grad_(False)
         self.optimizer_g.zero_grad()
         self.optimizer_aux.zero_grad()
-        out = self.training_step.generator_losses(self.batch, generator)
-        if not torch.isfinite(out["loss"]):
-            terms = {k: float(v) for k, v in out.items() if k.startswith("l_")}
-            raise FloatingPointError(
-                f"UDM loss is not finite at iteration {current_iter} ({terms}); the run stops here and the last "
-                "saved checkpoint is kept. Lower the learning rate or check the data."
-            )
+        try:
+            out = self.training_step.generator_losses(self.batch, generator)
+        except FloatingPointError as error:  # diverged weights, found before the loss could be computed
+            raise FloatingPointError(f"UDM loss is not finite at iteration {current_iter} ({error}); {NON_FINITE_ADVICE}") from None
+        require_finite_losses(out, "UDM", current_iter)  # every check comes before the first step
         (out["loss"] + out["aux_loss"]).backward()
-        average_gradients(p for group in (self.optimizer_g, self.optimizer_aux) for g in group.param_groups for p in g["params"])
+        main_parameters = [p for group in (self.optimizer_g, self.optimizer_aux) for g in group.param_groups for p in g["params"]]
+        average_gradients(main_parameters)
+        require_finite_gradients(main_parameters, "UDM", current_iter)
         self.optimizer_g.step()
         self.optimizer_aux.step()
         log = {k: v for k, v in out.items() if k.startswith("l_")}
@@ -161,8 +162,12 @@ class UDMModel(BaseModel):
             self.net_d.requires_grad_(True)
             self.optimizer_d.zero_grad()
             critic = self.training_step.discriminator_losses(self.batch, out["output"], generator)
+            require_finite_losses({"loss": critic["loss"], **{f"l_d_{k}": v for k, v in critic.items() if k != "loss"}},
+                                  "UDM critic", current_iter)
             critic["loss"].backward()
-            average_gradients(p for g in self.optimizer_d.param_groups for p in g["params"])
+            critic_parameters = [p for g in self.optimizer_d.param_groups for p in g["params"]]
+            average_gradients(critic_parameters)
+            require_finite_gradients(critic_parameters, "UDM critic", current_iter)
             self.optimizer_d.step()
             log.update({f"d_{k}": v for k, v in critic.items() if k != "loss"})
         broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics from rank 0, as DDP does

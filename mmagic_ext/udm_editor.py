@@ -51,6 +51,7 @@ from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
+from degplug.utils.validation import NON_FINITE_ADVICE, require_finite_gradients, require_finite_losses
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor
 
@@ -136,17 +137,16 @@ class UDMEditor(DegplugEditor):
         if critic is not None:
             critic.requires_grad_(False)
         with main.optim_context(self):
-            out = self.training_step.generator_losses(batch, generator)
-        if not torch.isfinite(out["loss"]):
-            terms = {k: float(v) for k, v in out.items() if k.startswith("l_")}
-            raise FloatingPointError(
-                f"UDM loss is not finite at iteration {iteration} ({terms}); the run stops here and the last "
-                "saved checkpoint is kept. Lower the learning rate or check the data."
-            )
+            try:
+                out = self.training_step.generator_losses(batch, generator)
+            except FloatingPointError as error:  # diverged weights, found before the loss could be computed
+                raise FloatingPointError(f"UDM loss is not finite at iteration {iteration} ({error}); {NON_FINITE_ADVICE}") from None
+        require_finite_losses(out, "UDM", iteration)  # every check comes before the first step
         main.zero_grad()
         aux.zero_grad()
         main.backward(out["loss"] + out["aux_loss"])
         average_gradients(_parameters_of(main, aux))  # distributed: mean over the ranks (no-op in one process)
+        require_finite_gradients(_parameters_of(main, aux), "UDM", iteration)
         main.step()
         aux.step()
         main.zero_grad()
@@ -160,9 +160,12 @@ class UDMEditor(DegplugEditor):
             critic_wrapper = optim_wrapper["discriminator"]
             with critic_wrapper.optim_context(critic):
                 critic_out = self.training_step.discriminator_losses(batch, out["output"], generator)
+            require_finite_losses({"loss": critic_out["loss"], **{f"l_d_{k}": v for k, v in critic_out.items() if k != "loss"}},
+                                  "UDM critic", iteration)
             critic_wrapper.zero_grad()
             critic_wrapper.backward(critic_out["loss"])
             average_gradients(_parameters_of(critic_wrapper))
+            require_finite_gradients(_parameters_of(critic_wrapper), "UDM critic", iteration)
             critic_wrapper.step()
             critic_wrapper.zero_grad()
             log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})

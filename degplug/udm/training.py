@@ -199,6 +199,9 @@ class UDMTrainingStep(nn.Module):
             global_vector = contrast.query_embedding
             terms["contrastive"] = self.contrastive(contrast.logits, contrast.labels)
         embedding, bits_g, bpp_l = self.model.encode_with_rates(degraded, global_vector=global_vector, generator=generator)
+        if not all(bool(torch.isfinite(t).all()) for t in (embedding.global_vector, embedding.local_map) if t is not None):
+            # diverged encoder weights (e.g. a too-large learning rate): stop here, named, before synthesis
+            raise FloatingPointError("the encoders' degradation embedding is not finite (their weights have diverged)")
         terms["rate_g"] = bits_g.mean()
         terms["rate_l"] = bpp_l.mean()
 

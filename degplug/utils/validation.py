@@ -40,3 +40,27 @@ def check_image(
         low, high = image.min().item(), image.max().item()
         if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
             raise ValueError(f"{name}: values must lie in [0, 1], found range [{low:.4g}, {high:.4g}]")
+
+
+NON_FINITE_ADVICE = "the run stops here and the last saved checkpoint is kept. Lower the learning rate or check the data."
+
+
+def require_finite_losses(losses: dict, what: str, iteration: int) -> None:
+    """FloatingPointError unless every loss of ``losses`` is finite (checked before any step).
+
+    ``losses``: a training step's output; its ``loss``, ``aux_loss`` and ``l_*`` entries are
+    checked and all ``l_*`` values are quoted in the message, so the term that diverged is named.
+    """
+    checked = {k: v for k, v in losses.items() if k in ("loss", "aux_loss") or k.startswith("l_")}
+    values = {k: float(v.detach().float().sum()) if isinstance(v, torch.Tensor) else float(v) for k, v in checked.items()}
+    if all(value == value and abs(value) != float("inf") for value in values.values()):
+        return
+    terms = {k: v for k, v in values.items() if k.startswith("l_") or not (v == v and abs(v) != float("inf"))}
+    raise FloatingPointError(f"{what} loss is not finite at iteration {iteration} ({terms}); {NON_FINITE_ADVICE}")
+
+
+def require_finite_gradients(parameters, what: str, iteration: int) -> None:
+    """FloatingPointError when a gradient of ``parameters`` holds NaN or Inf (checked before the step)."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if grads and not bool(torch.stack([g.isfinite().all() for g in grads]).all()):
+        raise FloatingPointError(f"{what} gradients are not finite at iteration {iteration}; {NON_FINITE_ADVICE}")

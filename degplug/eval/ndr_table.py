@@ -165,7 +165,9 @@ def _paired_batches(
 def _noise_batches(folder: Path, sigma: int, seed: int, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     from degplug.data.synthetic_pairs import SyntheticPairDataset
 
-    dataset = SyntheticPairDataset(folder, pipeline=f"allinone_noise{sigma}", crop_size=None, seed=seed, phase="val")
+    # seed + σ: the noise of an all-in-one test set whose first task is denoise (options/ndr_test.yml),
+    # so `basicsr test` / `mim test` and this table score the same noisy images
+    dataset = SyntheticPairDataset(folder, pipeline=f"allinone_noise{sigma}", crop_size=None, seed=seed + sigma, phase="val")
     for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
         item = dataset[index]
         yield item["lq"][None], item["gt"][None]

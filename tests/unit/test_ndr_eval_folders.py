@@ -137,3 +137,21 @@ def test_eval_sr_rows_equal_the_test_options_synthetic_sr_task(tmp_path):
     assert dataset.task_names == ["sr ×2"]
     expected = sum(_psnr(dataset[i]["lq"], dataset[i]["gt"]) for i in range(2)) / 2
     assert rows["sr ×2"].psnr == pytest.approx(expected, abs=1e-3) and rows["sr ×2"].psnr < 60
+
+
+def test_eval_noise_rows_score_the_same_noisy_images_as_the_test_options(tmp_path):
+    import yaml
+
+    from tests.unit.test_shipped_options import REPO
+
+    for index in range(2):
+        write_image(tmp_path / "denoise" / f"{index}.png", photo_crop(index, 24, 28))
+    tasks = yaml.safe_load((REPO / "options" / "ndr_test.yml").read_text())["datasets"]["test_1"]["tasks"][:1]
+    tasks[0]["gt_folder"] = str(tmp_path / "denoise")
+    dataset = AllInOneDataset(tasks, crop_size=None, phase="val")
+    rows = evaluate_ndr_folder(torch.nn.Identity(), tmp_path)
+    assert [r.task for r in rows] == dataset.task_names == ["denoise σ15", "denoise σ25", "denoise σ50"]
+    for number, row in enumerate(rows):
+        items = [dataset[2 * number + i] for i in range(2)]
+        expected = sum(_psnr(item["lq"].clamp(0, 1), item["gt"]) for item in items) / 2
+        assert row.psnr == pytest.approx(expected, abs=1e-4)

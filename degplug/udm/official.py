@@ -150,7 +150,9 @@ def read_official_checkpoint(path: str | Path) -> dict[str, dict[str, torch.Tens
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # not a torch file, or one holding objects other than tensors
-        raise OfficialCheckpointError(f"{path}: cannot read it as a weights-only torch checkpoint: {error}") from None
+        raise OfficialCheckpointError(
+            f"{path}: cannot read it as a weights-only torch checkpoint ({type(error).__name__}: {error})"
+        ) from None
     return official_parts(state, source=str(path))
 
 
@@ -296,6 +298,9 @@ def convert_official_checkpoint(source: str | Path, destination: str | Path) -> 
     destination.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
     try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(descriptor, 0o666 & ~umask)  # mkstemp's 0600 would make the checkpoint private
         with os.fdopen(descriptor, "wb") as handle:
             torch.save(state, handle)
         os.replace(temporary, destination)  # a reader never sees half a file

@@ -99,6 +99,7 @@ class UDMEditor(DegplugEditor):
         if self.training_step.similarity is not None:
             self.training_step.similarity.register_state_dict_post_hook(_drop_frozen_entries)
             self.training_step.similarity.register_load_state_dict_pre_hook(_restore_frozen_entries)
+        self.register_load_state_dict_pre_hook(_accept_degplug_udm_weights)
 
     # ------------------------------------------------------------- submodules
     @property
@@ -233,6 +234,22 @@ def _drop_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, local
     """State-dict hook: the frozen DISTS network is rebuilt at construction, not checkpointed."""
     for key in [k for k in state_dict if k.startswith(prefix)]:
         del state_dict[key]
+
+
+def _accept_degplug_udm_weights(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """Load pre-hook: ``load_from`` a degplug UDM checkpoint (``udm.pth``: bare UniversalDegradationModel
+    keys, e.g. from ``degplug convert udm-official``) fills the generator, and HDEN's weights also
+    fill the MoCo query and key encoders; an editor checkpoint passes unchanged."""
+    if any(key.startswith(prefix + "training_step.") for key in state_dict):
+        return
+    generator_keys = set(module.generator.state_dict())
+    for key in [k for k in state_dict if k.startswith(prefix) and k[len(prefix):] in generator_keys]:
+        name = key[len(prefix):]
+        value = state_dict.pop(key)
+        state_dict[prefix + GENERATOR_PREFIX + name] = value
+        if name.startswith("hden."):
+            for encoder in ("training_step.contrast.encoder.", "training_step.contrast.key_encoder."):
+                state_dict.setdefault(prefix + encoder + name[len("hden."):], value)
 
 
 def _restore_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, *args) -> None:

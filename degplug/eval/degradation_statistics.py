@@ -172,16 +172,32 @@ def nanmean(values: torch.Tensor) -> float:
     return float(finite.mean()) if finite.numel() else math.nan
 
 
+def weighted_fraction(fractions: torch.Tensor, gaps: torch.Tensor) -> float:
+    """Mean of the finite ``fractions`` weighted by their ``|gap|``: ``Σ(s_row − s_clean)·sign(gap) / Σ|gap|``.
+
+    Images whose degradation moves the statistic most count most, so one image whose gap is
+    barely above the floor cannot blow the mean up. NaN when no fraction is finite.
+    """
+    fractions = torch.as_tensor(fractions, dtype=torch.float64).flatten()
+    weights = torch.as_tensor(gaps, dtype=torch.float64).flatten().abs()
+    keep = torch.isfinite(fractions)
+    if not bool(keep.any()) or float(weights[keep].sum()) == 0.0:
+        return math.nan
+    return float((fractions[keep] * weights[keep]).sum() / weights[keep].sum())
+
+
 @dataclass
 class StatisticScores:
     """For one row over N images: the signed fraction per statistic and the aggregate gap closed.
 
-    ``fractions[name]``: N values (NaN where uninformative); ``closed``: N values, the mean of
-    :func:`gap_closed` over the informative statistics of each image (NaN if none).
+    ``fractions[name]``: N values (NaN where uninformative); ``gaps[name]``: N values
+    ``s_target − s_clean``; ``closed``: N values, the mean of :func:`gap_closed` over the
+    informative statistics of each image (NaN if none).
     """
 
     fractions: dict[str, torch.Tensor]
     closed: torch.Tensor
+    gaps: dict[str, torch.Tensor] | None = None
 
 
 def score_statistics(
@@ -194,4 +210,6 @@ def score_statistics(
     counts = finite.sum(dim=0)
     totals = torch.where(finite, stacked, torch.zeros_like(stacked)).sum(dim=0)
     closed = torch.where(counts > 0, totals / counts.clamp_min(1), torch.full_like(totals, math.nan))
-    return StatisticScores(fractions, closed)
+    gaps = {name: torch.as_tensor(target[name], dtype=torch.float64) - torch.as_tensor(clean[name], dtype=torch.float64)
+            for name in row}
+    return StatisticScores(fractions, closed, gaps)

@@ -42,7 +42,13 @@ import torch
 
 from degplug.degradations.pipeline import AppliedDegradation, PipelineParams, apply_degradation_params
 from degplug.degradations.registry import get_operator_class, params_from_dict
-from degplug.eval.degradation_statistics import STATISTICS, degradation_statistics, nanmean, score_statistics
+from degplug.eval.degradation_statistics import (
+    STATISTICS,
+    degradation_statistics,
+    nanmean,
+    score_statistics,
+    weighted_fraction,
+)
 from degplug.eval.embedding_analysis import active_dimensions, pearson
 from degplug.eval.metrics import HIGHER_IS_BETTER, MetricSet
 from degplug.udm.embedding import DegradationEmbedding
@@ -234,6 +240,7 @@ class RowScores:
     fractions: dict[str, torch.Tensor]
     closed: torch.Tensor
     statistics: dict[str, torch.Tensor]
+    gaps: dict[str, torch.Tensor]
 
 
 def score_row(
@@ -249,7 +256,7 @@ def score_row(
     statistics = degradation_statistics(output)
     scores = score_statistics(statistics, clean_statistics, target_statistics)
     values = {name: value.detach().double().cpu().flatten() for name, value in metrics(output, target).items()}
-    return RowScores(values, scores.fractions, scores.closed, statistics)
+    return RowScores(values, scores.fractions, scores.closed, statistics, scores.gaps)
 
 
 class RowAccumulator:
@@ -267,7 +274,7 @@ class RowAccumulator:
         fractions, informative = {}, {}
         for name in items[0].fractions:
             values = torch.cat([s.fractions[name] for s in items])
-            fractions[name] = nanmean(values)
+            fractions[name] = weighted_fraction(values, torch.cat([s.gaps[name] for s in items]))
             informative[name] = int(torch.isfinite(values).sum())
         closed = torch.cat([s.closed for s in items])
         raw = {name: float(torch.cat([s.statistics[name] for s in items]).mean()) for name in items[0].statistics}
@@ -579,7 +586,7 @@ class FidelityReport:
         lines += ["", "Statistic cells: identity shows the statistic of the clean image → of the degraded target "
                   "(means over pairs); other rows the signed fraction (s_row − s_clean)/(s_target − s_clean) of that "
                   "gap (1: the true degradation's level, 0: no more than the clean image, n/a: the degradation does "
-                  "not move this statistic). Gap closed: mean over the informative statistics of 1 − |1 − fraction| "
+                  "not move this statistic), averaged over pairs weighted by their gap. Gap closed: mean over the informative statistics of 1 − |1 − fraction| "
                   "(overshoot counts against), bounded below by −1, averaged over pairs. Reproduction is scored "
                   "against y_a on x_a, every other row against y_b on x_b.", ""]
         summary = self.summary()

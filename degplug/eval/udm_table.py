@@ -21,8 +21,9 @@ unavailable with the reason, never estimated.
 Besides the pixel metrics, every row gets the degradation statistics of
 :mod:`degplug.eval.degradation_statistics` (noise level, sharpness, blockiness, local contrast),
 each as the signed fraction of the clean→target gap the row covers (mean over the tuples whose
-degradation moves that statistic), and the aggregate "gap closed" (mean over those statistics of
-1 − |1 − fraction|): statistics do not depend on the noise realisation, pixel metrics do.
+degradation moves that statistic, weighted by their gap), and the aggregate "gap closed" (mean
+over those statistics of 1 − |1 − fraction|): statistics do not depend on the noise
+realisation, pixel metrics do.
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ from pathlib import Path
 import torch
 
 from degplug.degradations.pipeline import DegradationPipeline, apply_degradation_params
-from degplug.eval.degradation_statistics import STATISTICS, degradation_statistics, nanmean, score_statistics
+from degplug.eval.degradation_statistics import (
+    STATISTICS,
+    degradation_statistics,
+    nanmean,
+    score_statistics,
+    weighted_fraction,
+)
 from degplug.eval.evaluation_tuples import EvaluationTuple, split_homogeneous
 from degplug.eval.fidelity import control_degradation
 from degplug.eval.metrics import HIGHER_IS_BETTER, MetricSet
@@ -120,7 +127,8 @@ class UDMEvaluation:
             notes.append(
                 "- statistic columns: signed fraction (s_row − s_clean)/(s_target − s_clean) of the clean→target gap of "
                 "each degradation statistic (1 = the target's level, 0 = the clean image's; n/a: no tuple's degradation "
-                "moves it), mean over the tuples it is informative on; gap closed: mean of 1 − |1 − fraction| over them"
+                "moves it), mean over the tuples it is informative on, weighted by their gap; gap closed: mean of "
+                "1 − |1 − fraction| over the informative statistics, averaged over the tuples"
             )
         notes += [f"- {row}: not computed ({reason})" for row, reason in self.skipped_rows.items()]
         text = "\n".join(lines) + "\n"
@@ -143,9 +151,16 @@ class _StatisticAccumulator:
         bucket = self.values.setdefault(row, {})
         for name, value in {**scores.fractions, "gap_closed": scores.closed}.items():
             bucket.setdefault(name, []).append(value.flatten())
+        for name, gap in scores.gaps.items():
+            bucket.setdefault(f"{name}/gap", []).append(gap.flatten())
 
     def means(self) -> dict[str, dict[str, float]]:
-        return {row: {name: nanmean(torch.cat(v)) for name, v in bucket.items()} for row, bucket in self.values.items()}
+        result = {}
+        for row, bucket in self.values.items():
+            values = {name: weighted_fraction(torch.cat(bucket[name]), torch.cat(bucket[f"{name}/gap"])) for name in STATISTICS}
+            values["gap_closed"] = nanmean(torch.cat(bucket["gap_closed"]))
+            result[row] = values
+        return result
 
 
 class _RowAccumulator:

@@ -166,3 +166,14 @@ def test_statistics_reject_what_they_cannot_measure():
         blockiness(torch.rand(1, 3, 12, 40))
     with pytest.raises(ValueError, match="unknown degradation statistic"):
         degradation_statistics(torch.rand(1, 3, 16, 16), names=("noise", "colourfulness"))
+
+
+def test_weighted_fraction_lets_large_gaps_count_most_and_ignores_uninformative_images():
+    from degplug.eval.degradation_statistics import weighted_fraction
+
+    fractions = torch.tensor([1.0, 3.0, math.nan], dtype=torch.float64)
+    gaps = torch.tensor([9.0, -1.0, 50.0], dtype=torch.float64)
+    # independent form: sum of signed row movements over the sum of |gaps|
+    moved = 1.0 * 9.0 + 3.0 * 1.0
+    assert weighted_fraction(fractions, gaps) == pytest.approx(moved / 10.0)
+    assert math.isnan(weighted_fraction(torch.tensor([math.nan]), torch.tensor([1.0])))

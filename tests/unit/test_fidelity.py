@@ -1,9 +1,8 @@
 """The fidelity benchmark's core (degplug.eval.fidelity), its script, and the control row of `eval udm`."""
 
 import dataclasses
+import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -160,26 +159,30 @@ def test_a_udm_that_ignores_its_embedding_closes_no_gap_and_the_report_round_tri
     assert not list((tmp_path / "out").glob(".*.tmp"))
 
 
-def test_fidelity_script_runs_on_a_tiny_udm(tmp_path):
+def _load_script():
+    spec = importlib.util.spec_from_file_location("udm_fidelity_script", REPO / "benchmarks" / "udm_fidelity.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fidelity_script_runs_on_a_tiny_udm_and_names_a_missing_checkpoint(tmp_path, capsys):
+    script = _load_script()
     ckpt = tmp_path / "udm.pth"
     tiny_udm().save_checkpoint(ckpt)
     out = tmp_path / "fidelity"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "udm_fidelity.py"), "--ckpt", str(ckpt), "--pairs", "2",
-         "--crop-size", "48", "--metrics", "psnr", "ssim", "ms_ssim", "lpips", "--threads", "1", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    code = script.main(["--ckpt", str(ckpt), "--pairs", "2", "--crop-size", "48", "--metrics", "psnr", "ssim", "ms_ssim",
+                        "lpips", "--threads", "1", "--out", str(out)])
+    assert code == 0
     payload = json.loads((out / "fidelity.json").read_text())
-    assert payload["pairs"] == 2 and payload["crop_size"] == 48
+    assert payload["pairs"] == 2 and payload["crop_size"] == 48 and "validation split" in payload["source"]
     assert "lpips" in payload["unavailable_metrics"] and payload["metrics"] == ["psnr", "ssim", "ms_ssim"]
     transfer = payload["degradations"][0]["rows"]["transfer"]
     assert 0 < transfer["metrics"]["ssim"] <= 1 and transfer["images"] == 2
     assert payload["embedding"]["dimensions"] == 16
-    assert "| Gaussian noise σ 35 |" in result.stdout and (out / "fidelity.md").is_file()
-    missing = subprocess.run([sys.executable, str(REPO / "benchmarks" / "udm_fidelity.py"), "--ckpt", str(tmp_path / "none.pth")],
-                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert missing.returncode == 1 and "none.pth" in missing.stderr and "Traceback" not in missing.stderr
+    assert "| Gaussian noise σ 35 |" in capsys.readouterr().out and (out / "fidelity.md").is_file()
+    assert script.main(["--ckpt", str(tmp_path / "none.pth")]) == 1
+    assert "none.pth" in capsys.readouterr().err
 
 
 def test_eval_udm_has_a_wrong_embedding_row_and_statistic_columns():

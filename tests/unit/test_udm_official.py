@@ -502,3 +502,22 @@ def test_the_official_variant_trains_one_step(tmp_path):
     (losses["loss"] + losses["aux_loss"]).backward()
     optimizer.step()
     assert not torch.equal(before, model.synthesis.head.weight)
+
+
+def test_sizes_their_code_rejects_still_work_and_keep_their_shapes(tmp_path):
+    """Odd images (IDEN), images whose sides are not multiples of 8 (U-Net) and maps whose sides are
+    not multiples of 16 (compressor) are padded inside and cropped back."""
+    save_authors_checkpoint(tmp_path / "theirs.pt", authors_state(seed=6, dim=16, map_channels=2, filters=8, compressor=8))
+    model = convert_official_checkpoint(tmp_path / "theirs.pt", tmp_path / "udm.pth")
+    with torch.no_grad():
+        embedding, bits_g, rate_l = model.encode_with_rates(_images((33, 21), 1))
+        assert embedding.local_map.shape == (2, 2, 17, 11)
+        out = model.synthesize(_images((30, 45), 2), embedding, seed=0)
+    assert out.shape == (2, 3, 30, 45) and torch.isfinite(out).all() and torch.isfinite(rate_l).all()
+
+
+def test_unknown_architecture_is_refused_naming_the_option():
+    with pytest.raises(ValueError, match="architecture"):
+        UniversalDegradationModel(architecture="authors")
+    with pytest.raises(ValueError, match="map_channels"):
+        UniversalDegradationModel(architecture="official", map_channels=0)

@@ -102,7 +102,8 @@ def _try_load(path: str, map_location="cpu") -> tuple[object, str | None]:
         return _load(path, map_location), None
     except Exception as error:  # noqa: BLE001  (any failure makes the file unusable for resuming)
         text = str(error).strip()
-        return None, f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"[:300]
+        first = text.splitlines()[0].split(". ")[0] if text else ""  # torch's advice after it is generic
+        return None, f"{type(error).__name__}: {first}"[:300]
 
 
 def state_files(opt: dict, state_path: str, iteration: int) -> list[str]:

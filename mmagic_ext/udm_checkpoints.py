@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from degplug.udm.config import UDMConfig
 from degplug.udm.model import CHECKPOINT_KIND, UniversalDegradationModel, _resize_buffers_to
 from degplug.utils.atomic import atomic_torch_save
 from mmagic_ext.checkpoint_loading import load_checkpoint_file
@@ -107,6 +108,8 @@ def udm_from_checkpoint(path: str | Path, config: dict | None = None, param_key:
 def load_into_editor(editor, path: str | Path, param_key: str | None = None) -> None:
     """Load a UDM checkpoint of any known format into ``editor.generator`` (a ``UDMEditor``)."""
     weights, stored = read_udm_weights(path, param_key)
+    if stored is not None:
+        stored = UDMConfig.defaults_filled(stored)  # checkpoints written before an option existed
     if stored is not None and stored != editor.generator.config.to_dict():
         differing = sorted(k for k in stored if stored.get(k) != editor.generator.config.to_dict().get(k))
         raise ValueError(f"{path}: model config differs from the editor's in {differing}")

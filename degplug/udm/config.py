@@ -68,6 +68,12 @@ class UDMConfig:
         return values
 
     @classmethod
+    def defaults_filled(cls, values: dict) -> dict:
+        """``values`` plus the default of every option it lacks: a config saved before an option
+        existed (in a checkpoint or a latent pool) compares equal to the same model's config today."""
+        return {**cls().to_dict(), **dict(values)}
+
+    @classmethod
     def from_dict(cls, values: dict) -> "UDMConfig":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)

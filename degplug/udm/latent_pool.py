@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 
 from degplug.data.image_io import ImageReadError, read_image, read_image_size
+from degplug.udm.config import UDMConfig
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import MIN_SIZE, UniversalDegradationModel
 
@@ -215,9 +216,10 @@ class LatentPool:
     def check_compatible(self, model: UniversalDegradationModel, source: str = "latent pool") -> None:
         """ValueError when ``model``'s config differs from the one the pool was made with."""
         config = model.config.to_dict()
-        differing = sorted(k for k in set(config) | set(self.udm_config) if config.get(k) != self.udm_config.get(k))
+        stored = UDMConfig.defaults_filled(self.udm_config)  # pools written before an option existed
+        differing = sorted(k for k in set(config) | set(stored) if config.get(k) != stored.get(k))
         if differing:
-            details = ", ".join(f"{k}: pool {self.udm_config.get(k)!r} vs model {config.get(k)!r}" for k in differing)
+            details = ", ".join(f"{k}: pool {stored.get(k)!r} vs model {config.get(k)!r}" for k in differing)
             raise ValueError(
                 f"{source} was made with a different UDM ({details}); rebuild the pool with this checkpoint (`degplug pool`)"
             )

@@ -521,3 +521,18 @@ def test_unknown_architecture_is_refused_naming_the_option():
         UniversalDegradationModel(architecture="authors")
     with pytest.raises(ValueError, match="map_channels"):
         UniversalDegradationModel(architecture="official", map_channels=0)
+
+
+def test_configs_saved_before_the_new_options_still_match_the_same_model():
+    """A latent pool (or checkpoint) written before ``architecture`` and friends existed stays usable."""
+    from degplug.udm.config import UDMConfig
+    from degplug.udm.latent_pool import LatentPool
+    from tests.unit.udm_cli_helpers import tiny_udm
+
+    model = tiny_udm()
+    old = {k: v for k, v in model.config.to_dict().items()
+           if k not in ("architecture", "iden_long_kernel", "map_code_channels", "rate_head_blocks", "rate_tail_blocks")}
+    assert UDMConfig.defaults_filled(old) == model.config.to_dict()
+    LatentPool(torch.zeros(1, model.config.embed_dim), None, ["a.png"], old).check_compatible(model)
+    with pytest.raises(ValueError, match="architecture"):
+        LatentPool(torch.zeros(1, model.config.embed_dim), None, ["a.png"], {**old, "architecture": "official"}).check_compatible(model)

@@ -511,6 +511,18 @@ class FidelityReport:
             }
         return result
 
+    def headline(self) -> str:
+        """One line: gap closed by transfer, reproduction and the control, and how much the embedding moves the output."""
+        summary = self.summary()
+        change = nanmean(torch.tensor([e["output_change_vs_control"] for e in self.degradations], dtype=torch.float64))
+        parts = [f"{row} {_format(summary[row]['gap_closed_homogeneous'], 2, 'n/a')} / "
+                 f"{_format(summary[row]['gap_closed_inhomogeneous'], 2, 'n/a')}"
+                 for row in ("transfer", "reproduction", "wrong embedding")]
+        reached = sum(c["reached"] for c in self.targets())
+        return (f"**Gap closed (homogeneous / inhomogeneous degradations): {'; '.join(parts)}. Output change between "
+                f"the true and the wrong embedding: {change:.2f}/255 on average. Conditioning targets reached: "
+                f"{reached} of {len(self.targets())}.**")
+
     def targets(self) -> list[dict[str, Any]]:
         """Each conditioning target with its measured value and whether it is reached."""
         checks = []
@@ -551,6 +563,7 @@ class FidelityReport:
             "higher_is_better": {name: HIGHER_IS_BETTER[name] for name in self.metrics},
             "degradations": self.degradations,
             "summary": self.summary(),
+            "headline": self.headline(),
             "targets": self.targets(),
             "embedding": self.embedding,
             "notes": self.notes,
@@ -563,7 +576,7 @@ class FidelityReport:
         lines = [f"# UDM fidelity: {self.model}" if self.model else "# UDM fidelity", ""]
         lines.append(f"{self.pairs} pairs of {self.crop_size}² crops from the {self.source}; seed {self.seed}; "
                      f"{self.seconds:.0f} s.")
-        lines.append("")
+        lines += ["", self.headline(), ""]
         stat_names = list(STATISTICS)
         header = (["degradation", "row"] + [METRIC_TITLES[m] for m in self.metrics]
                   + [STATISTICS[s].title for s in stat_names] + ["gap closed"])

@@ -26,9 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from degplug.eval.fidelity import evaluate_fidelity, held_out_crops, save_fidelity  # noqa: E402
-from degplug.eval.metrics import build_metrics  # noqa: E402
-from degplug.udm.model import UniversalDegradationModel  # noqa: E402
+from degplug.eval.fidelity import evaluate_fidelity, held_out_crops, save_fidelity
+from degplug.eval.metrics import build_metrics
+from degplug.udm.model import UniversalDegradationModel
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,7 +40,11 @@ from typing import Any
 
 import torch
 
-from degplug.degradations.pipeline import AppliedDegradation, PipelineParams, apply_degradation_params
+from degplug.degradations.pipeline import (
+    AppliedDegradation,
+    PipelineParams,
+    apply_degradation_params,
+)
 from degplug.degradations.registry import get_operator_class, params_from_dict
 from degplug.eval.degradation_statistics import (
     STATISTICS,
@@ -318,7 +322,7 @@ def evaluate_fidelity(
     degradations: tuple[FidelityDegradation, ...] = FIDELITY_DEGRADATIONS,
     device: torch.device | str = "cpu",
     sweep: bool = True,
-) -> "FidelityReport":
+) -> FidelityReport:
     """Score ``model`` on every degradation and row (see the module docstring)."""
     start = time.perf_counter()
     device = torch.device(device)
@@ -596,12 +600,15 @@ class FidelityReport:
                         cells.append(_format(summary["fractions"][name], 2, missing="n/a"))
                 cells.append(_format(summary["gap_closed"], 2, missing="n/a"))
                 lines.append("| " + " | ".join(cells) + " |")
-        lines += ["", "Statistic cells: identity shows the statistic of the clean image → of the degraded target "
-                  "(means over pairs); other rows the signed fraction (s_row − s_clean)/(s_target − s_clean) of that "
-                  "gap (1: the true degradation's level, 0: no more than the clean image, n/a: the degradation does "
-                  "not move this statistic), averaged over pairs weighted by their gap. Gap closed: mean over the informative statistics of 1 − |1 − fraction| "
-                  "(overshoot counts against), bounded below by −1, averaged over pairs. Reproduction is scored "
-                  "against y_a on x_a, every other row against y_b on x_b.", ""]
+        legend = (
+            "Statistic cells: identity shows the statistic of the clean image → of the degraded target (means over "
+            "pairs); other rows the signed fraction (s_row − s_clean)/(s_target − s_clean) of that gap (1: the true "
+            "degradation's level, 0: no more than the clean image, n/a: the degradation does not move this statistic), "
+            "averaged over pairs weighted by their gap. Gap closed: mean over the informative statistics of "
+            "1 − abs(1 − fraction) (overshoot counts against), bounded below by −1, averaged over pairs. Reproduction "
+            "is scored against y_a on x_a, every other row against y_b on x_b."
+        )
+        lines += ["", legend, ""]
         summary = self.summary()
         header = ["row", "gap closed, homogeneous", "gap closed, inhomogeneous", "gap closed, all"] + [
             METRIC_TITLES[m] for m in self.metrics]
@@ -612,26 +619,33 @@ class FidelityReport:
             cells += [_format(values[m], 2 if m == "psnr" else 4) for m in self.metrics]
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", "## Is the embedding used?", "",
-                  "| degradation | control reference | mean |transfer − control| (/255) | ‖e_g − e_g(control)‖ | e_l |left − right| |",
+                  ("| degradation | control reference | output change vs control (mean abs, /255) "
+                   "| e_g distance to control (L2) | e_l left−right difference (mean abs) |"),
                   "|---|---|---:|---:|---:|"]
         for entry in self.degradations:
             lines.append(f"| {entry['title']} | {entry['control_title']} | "
                          f"{entry['output_change_vs_control']:.2f} | {entry['e_g_distance_to_control']:.3f} | "
                          f"{_format(entry['e_l_left_right'], 4, 'no e_l')} |")
         emb = self.embedding
-        lines += ["", f"e_g: {emb['active_count']} active dimensions of {emb['dimensions']} over {emb['references']} "
-                  f"references (variance > {emb['threshold']:.3g}); spread of e_g across degradations "
-                  f"{_format(emb['spread_between_degradations'], 3)} vs within one {_format(emb['spread_within_degradation'], 3)} "
-                  "(mean per-dimension std of the degradations' mean vectors / of the images of one degradation)."]
+        spread = (
+            f"e_g: {emb['active_count']} active dimensions of {emb['dimensions']} over {emb['references']} references "
+            f"(variance > {emb['threshold']:.3g}); spread of e_g across degradations "
+            f"{_format(emb['spread_between_degradations'], 3)} vs within one {_format(emb['spread_within_degradation'], 3)} "
+            "(mean per-dimension std of the degradations' mean vectors / of the images of one degradation)."
+        )
+        lines += ["", spread]
         if emb["correlations"]:
-            lines += ["", f"Pearson r of the active dimensions with noise σ (sweep {', '.join(f'{v:g}' for v in emb['noise_sweep'])}) "
-                      f"and blur σ (sweep {', '.join(f'{v:g}' for v in emb['blur_sweep'])}), largest variance first:", "",
+            sweeps = (
+                f"Pearson r of the active dimensions with noise σ (sweep {', '.join(f'{v:g}' for v in emb['noise_sweep'])}) "
+                f"and blur σ (sweep {', '.join(f'{v:g}' for v in emb['blur_sweep'])}), largest variance first:"
+            )
+            lines += ["", sweeps, "",
                       "| dimension | variance | r(noise σ) | r(blur σ) |", "|---:|---:|---:|---:|"]
             for dim, variance in list(zip(emb["active_dimensions"], emb["active_variances"]))[:10]:
                 r = emb["correlations"][dim]
                 lines.append(f"| {dim} | {variance:.3g} | {_format(r['noise_sigma'], 2)} | {_format(r['blur_sigma'], 2)} |")
         if emb["e_l_left_right"]:
-            lines += ["", "e_l, mean over channels of |mean(left half) − mean(right half)|:", "",
+            lines += ["", "e_l, mean over channels of abs(mean over the left half − mean over the right half):", "",
                       "| reference | half-image | whole-image control | clean |", "|---|---:|---:|---:|"]
             for name, values in emb["e_l_left_right"].items():
                 lines.append(f"| {DEGRADATIONS_BY_NAME[name].title} (control: {values['whole_image_name']}) | "

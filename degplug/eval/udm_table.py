@@ -223,7 +223,7 @@ def evaluate_udm(
                 gaps = {"a": (degradation_statistics(x_a), degradation_statistics(y_a)),
                         "b": (degradation_statistics(x_b), degradation_statistics(y_b))}
 
-            def add(row: str, output: torch.Tensor, side: str = "b") -> None:
+            def add(row: str, output: torch.Tensor, side: str = "b", y_a=y_a, y_b=y_b, gaps=gaps) -> None:
                 metric_accumulator.add(row, metrics(output, y_a if side == "a" else y_b))
                 if statistics:
                     statistic_accumulator.add(row, output.clamp(0, 1), *gaps[side])

@@ -56,7 +56,7 @@ def pil_jpeg(image: torch.Tensor, quality: int) -> torch.Tensor:
 
 
 def gaussian_blur_np(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    radius = int(math.ceil(3 * sigma))
+    radius = math.ceil(3 * sigma)
     taps = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma**2))
     taps /= taps.sum()
     array = image[0].double().numpy()

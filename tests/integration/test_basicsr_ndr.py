@@ -60,3 +60,66 @@ def test_ndr_trains_resumes_and_restores(tmp_path, subprocess_env, schedule):
         assert degplug_main(["restore", "--ckpt", str(experiment / "models" / "ndr_latest.pth"),
                              "--input", str(inputs), "--output", str(tmp_path / "restored"), "--no-progress"]) == 0
         assert read_image(tmp_path / "restored" / "odd.png").shape == (3, 37, 45)
+
+
+def _tiny_test_layout(root: Path) -> Path:
+    photos = [read_image(path)[:, :24, :28] for path in embedded_photo_paths("val")[:2]]
+    for index, photo in enumerate(photos):
+        write_image(root / "denoise" / f"{index}.png", photo)
+        write_image(root / "derain" / "rainy" / f"rain-{index + 1}.png", (photo * 0.8 + 0.1).clamp(0, 1))
+        write_image(root / "derain" / "norain" / f"norain-{index + 1}.png", photo)
+    return root
+
+
+def test_converted_authors_weights_give_the_eval_ndr_table_in_basicsr_test(tmp_path, subprocess_env):
+    import json
+
+    import torch
+
+    from tests.unit.test_ndr_official import random_official_state
+
+    torch.save(random_official_state(0), tmp_path / "model_L.pth")
+    assert degplug_main(["convert", "ndr-official", str(tmp_path / "model_L.pth"), "--out", str(tmp_path / "ndr.pth")]) == 0
+    data = _tiny_test_layout(tmp_path / "test")
+    options = yaml.safe_load((DEMO_OPTIONS.parent / "ndr_test.yml").read_text())
+    options.update(num_gpu=0)
+    tasks = options["datasets"]["test_1"]["tasks"]
+    tasks[0]["gt_folder"] = str(data / "denoise")
+    tasks[1]["root_folder"] = str(data / "derain")
+    del tasks[2]  # no haze set here
+    options["path"]["pretrain_network_g"] = str(tmp_path / "ndr.pth")
+    (tmp_path / "ndr_test.yml").write_text(yaml.safe_dump(options, allow_unicode=True))
+    result = subprocess.run([command_path("basicsr"), "test", "-opt", str(tmp_path / "ndr_test.yml")], cwd=tmp_path,
+                            env=subprocess_env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = json.loads((tmp_path / "results" / "ndr_test" / "allinone3_test_metrics.json").read_text())
+    assert degplug_main(["eval", "ndr", "--ckpt", str(tmp_path / "ndr.pth"), "--data", str(data), "--device", "cpu",
+                         "--out", str(tmp_path / "eval")]) == 0
+    expected = json.loads((tmp_path / "eval.json").read_text())
+    assert [row["task"] for row in table["tasks"]] == [row["task"] for row in expected["tasks"]] == [
+        "denoise σ15", "denoise σ25", "denoise σ50", "derain"]
+    for ours, theirs in zip(table["tasks"], expected["tasks"]):
+        assert abs(ours["psnr"] - theirs["psnr"]) < 1e-3 and abs(ours["ssim"] - theirs["ssim"]) < 1e-4, (ours, theirs)
+
+
+def test_one_ndr_checkpoint_starts_both_networks_of_a_basicsr_run(tmp_path, subprocess_env):
+    import torch
+
+    from degplug.ndr.checkpoint import save_restorer
+    from degplug.ndr.degrad_net import NDRDegradNet
+    from degplug.ndr.restore_net import NDRRestoreNet
+
+    options = tiny_options(1, "joint")
+    restorer_config = {k: v for k, v in options["network_g"].items() if k != "type"}
+    degrader_config = {k: v for k, v in options["network_degrad"].items() if k != "type"}
+    restorer, degrader = NDRRestoreNet(seed=11, **restorer_config), NDRDegradNet(seed=12, **degrader_config)
+    save_restorer(restorer, restorer_config, tmp_path / "start.pth", degrader, degrader_config)
+    options["path"].update(pretrain_network_g=str(tmp_path / "start.pth"), pretrain_network_degrad=str(tmp_path / "start.pth"))
+    options["train"]["optim_g"]["lr"] = 0.0  # the saved weights must then be exactly the loaded ones
+    result = run_basicsr(tmp_path, options, subprocess_env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    models = tmp_path / "experiments" / "ndr_joint" / "models"
+    for name, net in (("net_g_latest.pth", restorer), ("net_degrad_latest.pth", degrader)):
+        saved = torch.load(models / name, map_location="cpu", weights_only=True)["params"]
+        assert saved.keys() == net.state_dict().keys()
+        assert all(torch.equal(saved[k], v) for k, v in net.state_dict().items()), name

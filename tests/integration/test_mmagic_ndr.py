@@ -86,3 +86,37 @@ def test_exported_restorer_loads_with_degplug_and_matches_the_mmagic_checkpoint(
     lq = torch.rand(1, 3, 20, 28, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert restorer(lq).shape == (1, 3, 20, 28)
+
+
+def _logged(log: str, key: str) -> float:
+    import re
+
+    match = re.search(re.escape(key) + r": (-?[0-9.]+)", log)
+    assert match is not None, f"{key} not in the log"
+    return float(match.group(1))
+
+
+def test_mim_test_reads_the_degplug_export_like_its_own_checkpoint(mmagic_run):
+    work, root, env = mmagic_run["work"], mmagic_run["root"], mmagic_run["env"]
+    own = run_mmagic_command([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint",
+                              str(work / "iter_4.pth"), "--work-dir", str(root / "test_own")], root, env)
+    export = run_mmagic_command([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint",
+                                 str(work / "ndr_4.pth"), "--work-dir", str(root / "test_export")], root, env)
+    for key in ("NDR/denoise_25/PSNR", "NDR/sr_x2/SSIM", "NDR/Average/PSNR"):
+        assert _logged(export, key) == _logged(own, key), key
+
+
+def test_load_from_a_degplug_checkpoint_starts_the_restorer_and_the_degrader(mmagic_run):
+    from degplug.ndr.checkpoint import load_degrader, load_restorer
+
+    root, env = mmagic_run["root"], mmagic_run["env"]
+    start = mmagic_run["work"] / "ndr_4.pth"
+    work = root / "finetune"
+    config = _write_config(root / "ndr_finetune.py", work, iters=1)
+    config.write_text(config.read_text() + f"\nload_from = {str(start)!r}\n"
+                      "optim_wrapper = dict(optimizer=dict(lr=0.0))  # the export then holds exactly the loaded weights\n")
+    run_mmagic_command([command_path("mim"), "train", "mmagic", str(config), "--work-dir", str(work)], root, env)
+    for load in (load_restorer, load_degrader):
+        loaded, exported = load(start).state_dict(), load(work / "ndr_latest.pth").state_dict()
+        assert loaded.keys() == exported.keys()
+        assert all(torch.equal(loaded[k], exported[k]) for k in loaded), load.__name__

@@ -34,6 +34,8 @@ from typing import Any
 
 import torch
 
+from degplug.utils.torch_files import load_weights_only
+
 RestorerBuilder = Callable[[dict], Any]
 
 # framework name -> builder; the adapters add "basicsr" and "mmagic" when imported.
@@ -117,10 +119,7 @@ def load_module_weights(module: torch.nn.Module, path: str | Path, what: str = "
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} weights {str(path)!r} do not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: cannot read {what} weights: {error}") from error
+    state = load_weights_only(path, f"{what} weights")
     if isinstance(state, dict):
         for key in STATE_DICT_KEYS:
             if isinstance(state.get(key), dict):

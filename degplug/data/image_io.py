@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from degplug.utils.atomic import atomic_write
 
@@ -148,6 +148,8 @@ def decode_image(data: bytes, source: str | Path) -> torch.Tensor:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as error:
         reason = str(error) or type(error).__name__
+        if isinstance(error, UnidentifiedImageError):  # its text names a BytesIO object, not the file
+            reason = "not an image in a known format, or its header is corrupt"
         if "truncated" in reason.lower():
             reason = f"the file is truncated ({reason})"
         raise ImageReadError(source, reason) from error

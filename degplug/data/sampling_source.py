@@ -10,7 +10,8 @@ Randomness per sample is explicit (never torch's global state):
 
 Reading: a file that cannot be decoded is logged as a warning with its path, remembered in
 ``bad_files`` and replaced by the next index; after ``max_consecutive_failures`` bad files in a row
-(or when every file is bad) a RuntimeError stops the run, so corruption never passes silently.
+(or when every file is bad) an :class:`UnreadableImagesError` stops the run, so corruption never
+passes silently.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def derive_seed(*values: int) -> int:
     state = np.random.SeedSequence([int(v) & 0xFFFFFFFFFFFFFFFF for v in values]).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1])) & 0x7FFFFFFFFFFFFFFF
 
+
+
+class UnreadableImagesError(RuntimeError, ValueError):
+    """Too many image files in a row cannot be read (a RuntimeError for a training loop, a ValueError
+    for the command line: bad input, reported in one line naming the files)."""
 
 class SampleSource:
     """Mixin for map-style datasets: ``generator_for(index)``, ``load_with_skip(index, loader)``."""
@@ -80,7 +86,7 @@ class SampleSource:
                 if error.path not in self.bad_files:
                     self.bad_files.add(error.path)
                     logger.warning("skipping unreadable image %s: %s", error.path, error.reason)
-        raise RuntimeError(
+        raise UnreadableImagesError(
             f"{type(self).__name__}: {attempts} consecutive unreadable images starting at index {index}; "
             f"last: {last_error}. Bad files so far: {sorted(map(str, self.bad_files))[:10]}"
         )

@@ -39,6 +39,7 @@ from degplug.data.paired_folders import match_pairs
 from degplug.ndr.checkpoint import checkpoint_state, check_checkpoint, is_ndr_checkpoint, restorer_from_state
 from degplug.ndr.evaluation import TaskMetrics, evaluate_task
 from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.utils.torch_files import load_weights_only, state_dict_mismatch
 
 NOISE_SIGMAS = (15, 25, 50)
 #: The largest border (pixels per side) cropped from a clean image that is larger than its degraded one.
@@ -56,10 +57,7 @@ def load_ndr_restorer(path: str | Path, config: dict | None = None) -> NDRRestor
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"NDR checkpoint {str(path)!r} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: cannot read NDR checkpoint: {error}") from error
+    state = load_weights_only(path, "NDR checkpoint")
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a dict checkpoint, found {type(state).__name__}")  # noqa: TRY004 (a bad file is a ValueError)
     if "kind" in state:
@@ -73,11 +71,14 @@ def load_ndr_restorer(path: str | Path, config: dict | None = None) -> NDRRestor
             f"{path}: a bare state dict carries no network sizes; pass the NDRRestoreNet config "
             f"(e.g. --ndr-config '{{\"width\": 48}}') or save it with degplug.ndr.checkpoint.save_restorer"
         )
-    net = NDRRestoreNet(**config)
+    try:
+        net = NDRRestoreNet(**config)
+    except (TypeError, ValueError) as error:  # e.g. --ndr-config '{"widht": 48}'
+        raise ValueError(f"{path}: the NDRRestoreNet config {config} is not valid: {error}") from error
     try:
         missing, unexpected = net.load_state_dict(weights, strict=False)
     except RuntimeError as error:
-        raise ValueError(f"{path}: weights do not match the config: {error}") from error
+        raise ValueError(f"{path}: weights do not match the config ({state_dict_mismatch(error)})") from error
     if missing or unexpected:
         raise ValueError(f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
     return net.eval()
@@ -147,12 +148,16 @@ def prepare_pair(lq: torch.Tensor, gt: torch.Tensor, lq_name: str = "lq", gt_nam
 
 
 def _paired_batches(
-    pairs: list[tuple[Path, Path]], limit: int | None, scales: list[int]
+    pairs: list[tuple[Path, Path]], limit: int | None, scales: list[int], current: list[str]
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(lq, gt) batches of the pairs; appends each pair's scale to ``scales`` (one scale per task)."""
+    """(lq, gt) batches of the pairs; appends each pair's scale to ``scales`` (one scale per task).
+
+    ``current[0]`` names the file being scored (for error messages).
+    """
     from degplug.data.image_io import read_image
 
     for lq_path, gt_path in pairs[:limit]:
+        current[:] = [str(lq_path)]
         lq, gt, scale = prepare_pair(read_image(lq_path), read_image(gt_path), str(lq_path), str(gt_path))
         if scales and scale != scales[0]:
             raise ValueError(
@@ -162,7 +167,7 @@ def _paired_batches(
         yield lq[None], gt[None]
 
 
-def _noise_batches(folder: Path, sigma: int, seed: int, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _noise_batches(folder: Path, sigma: int, seed: int, limit: int | None, current: list[str]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     from degplug.data.synthetic_pairs import SyntheticPairDataset
 
     # seed + σ: the noise of an all-in-one test set whose first task is denoise (options/ndr_test.yml),
@@ -170,15 +175,17 @@ def _noise_batches(folder: Path, sigma: int, seed: int, limit: int | None) -> It
     dataset = SyntheticPairDataset(folder, pipeline=f"allinone_noise{sigma}", crop_size=None, seed=seed + sigma, phase="val")
     for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
         item = dataset[index]
+        current[:] = [item["gt_path"]]
         yield item["lq"][None], item["gt"][None]
 
 
-def _synthetic_sr_batches(folder: Path, scale: int, limit: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _synthetic_sr_batches(folder: Path, scale: int, limit: int | None, current: list[str]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     from degplug.data.synthetic_pairs import SyntheticPairDataset
 
     dataset = SyntheticPairDataset(folder, pipeline=f"allinone_sr_x{scale}", crop_size=None, seed=0, phase="val")
     for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
         item = dataset[index]
+        current[:] = [item["gt_path"]]
         yield item["lq"][None], item["gt"][None]
 
 
@@ -200,22 +207,32 @@ def evaluate_ndr_folder(
         for lq, gt in batches:
             yield lq.to(device), gt.to(device)
 
+    current: list[str] = []  # the file being scored, named when its image cannot be scored (e.g. 1×1 px)
+
+    def task_metrics(batches, name: str) -> TaskMetrics:
+        try:
+            return evaluate_task(restorer, batches, name)
+        except ValueError as error:
+            if not current or current[0] in str(error):
+                raise
+            raise ValueError(f"{current[0]}: {error}") from error
+
     results = []
     if (data / "denoise").is_dir():
         for sigma in NOISE_SIGMAS:
-            results.append(evaluate_task(restorer, on_device(_noise_batches(data / "denoise", sigma, seed, limit)),
+            results.append(task_metrics(on_device(_noise_batches(data / "denoise", sigma, seed, limit, current)),
                                          f"denoise σ{sigma}"))
     for scale in sr_scales:
         if scale not in (2, 4):
             raise ValueError(f"--sr: synthetic super-resolution scales are 2 and 4, got {scale}")
         if not (data / "denoise").is_dir():
             raise ValueError(f"--sr needs the clean images in {data / 'denoise'}")
-        results.append(evaluate_task(restorer, on_device(_synthetic_sr_batches(data / "denoise", scale, limit)), f"sr ×{scale}"))
+        results.append(task_metrics(on_device(_synthetic_sr_batches(data / "denoise", scale, limit, current)), f"sr ×{scale}"))
     for folder in sorted(p for p in data.iterdir() if p.is_dir() and p.name != "denoise"):
         pairs = _paired_task(folder)
         if pairs is not None:
             scales: list[int] = []
-            result = evaluate_task(restorer, on_device(_paired_batches(pairs, limit, scales)), folder.name)
+            result = task_metrics(on_device(_paired_batches(pairs, limit, scales, current)), folder.name)
             if scales and scales[0] > 1:
                 result.task = f"{folder.name} ×{scales[0]}"
             results.append(result)

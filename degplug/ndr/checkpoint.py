@@ -35,6 +35,7 @@ import torch
 
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.utils.torch_files import load_weights_only, state_dict_mismatch
 
 CHECKPOINT_KIND = "degplug.NDRRestoreNet"
 CHECKPOINT_VERSION = 2
@@ -102,10 +103,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"NDR-Restore checkpoint {str(path)!r} does not exist")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: cannot read NDR-Restore checkpoint: {error}") from error
+    state = load_weights_only(path, "NDR-Restore checkpoint", map_location)
     check_checkpoint(state, path)
     return state
 
@@ -156,7 +154,7 @@ def restorer_from_state(state: Mapping[str, Any], path: str | Path, config: Mapp
     try:
         return _build(NDRRestoreNet, config, _part(state, RESTORER_PREFIX), Path(path), "NDR-Restore")
     except RuntimeError as error:  # shape mismatches
-        raise ValueError(f"{path}: the NDR-Restore weights do not match its config: {error}") from error
+        raise ValueError(f"{path}: the NDR-Restore weights do not match its config ({state_dict_mismatch(error)})") from error
 
 
 def load_restorer(path: str | Path, map_location: str | torch.device = "cpu") -> NDRRestoreNet:
@@ -172,4 +170,4 @@ def load_degrader(path: str | Path, map_location: str | torch.device = "cpu") ->
     try:
         return _build(NDRDegradNet, state["degrader_config"], _part(state, DEGRADER_PREFIX), Path(path), "NDR-Degrad")
     except RuntimeError as error:
-        raise ValueError(f"{path}: the NDR-Degrad weights do not match its config: {error}") from error
+        raise ValueError(f"{path}: the NDR-Degrad weights do not match its config ({state_dict_mismatch(error)})") from error

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from degplug.utils.torch_files import load_weights_only
+
 EMBEDDING_FORMAT_VERSION = 1
 
 
@@ -96,8 +98,5 @@ class DegradationEmbedding:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"embedding file {str(path)!r} does not exist")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # corrupt, truncated or foreign file (code-carrying pickles are refused)
-            raise ValueError(f"{path}: cannot read degradation embedding: {error}") from error
+        state = load_weights_only(path, "degradation embedding")  # corrupt, foreign or code-carrying: refused
         return cls.from_state(state, source=str(path))

@@ -40,6 +40,7 @@ from degplug.data.image_io import ImageReadError, read_image, read_image_size
 from degplug.udm.config import UDMConfig
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import MIN_SIZE, UniversalDegradationModel
+from degplug.utils.torch_files import load_weights_only
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +278,5 @@ class LatentPool:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"latent pool file {str(path)!r} does not exist (make one with `degplug pool`)")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # corrupt or foreign file
-            raise ValueError(f"{path}: cannot read latent pool: {error}") from error
+        state = load_weights_only(path, "latent pool")  # corrupt, foreign or code-carrying: refused
         return cls.from_state(state, source=str(path))

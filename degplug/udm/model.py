@@ -22,6 +22,7 @@ from degplug.udm.iden import InhomogeneousEncoder
 from degplug.udm.synthesis import DegradationSynthesisNet
 from degplug.utils.random import make_generator
 from degplug.utils.validation import check_image
+from degplug.utils.torch_files import load_weights_only, state_dict_mismatch
 
 CHECKPOINT_KIND = "degplug.UniversalDegradationModel"
 CHECKPOINT_VERSION = 1
@@ -215,9 +216,7 @@ class UniversalDegradationModel(nn.Module):
             _resize_buffers_to(model, weights)
             missing, unexpected = model.load_state_dict(weights, strict=False)
         except (RuntimeError, AttributeError, TypeError) as error:  # shapes that do not fit the config
-            message = str(error).strip().splitlines()
-            detail = "; ".join(line.strip() for line in message[1:4]) or (message[0] if message else type(error).__name__)
-            raise ValueError(f"{source}: checkpoint weights do not match its config ({detail})") from error
+            raise ValueError(f"{source}: checkpoint weights do not match its config ({state_dict_mismatch(error)})") from error
         if missing or unexpected:
             raise ValueError(f"{source}: checkpoint does not match its config (missing {missing[:5]}, unexpected {unexpected[:5]})")
         return model
@@ -228,10 +227,7 @@ class UniversalDegradationModel(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"UDM checkpoint {str(path)!r} does not exist")
-        try:
-            state = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as error:  # corrupt or foreign file
-            raise ValueError(f"{path}: cannot read UDM checkpoint: {error}") from error
+        state = load_weights_only(path, "UDM checkpoint", map_location)  # corrupt, foreign or code-carrying: refused
         return cls.from_checkpoint_state(state, source=str(path))
 
 

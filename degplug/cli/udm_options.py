@@ -8,10 +8,11 @@ import torch
 
 from degplug.udm.model import UniversalDegradationModel
 
-#: The UDM runs on the whole image (no tiling): memory grows with the pixel count, measured
-#: 8.4 GB peak for a 5000×5000 transfer on the CPU (~340 bytes per pixel), so 4096² needs ~5.6 GB,
-#: which a 24 GB machine (or GPU) holds with room to spare.
-DEFAULT_MAX_PIXELS = 4096 * 4096
+#: The UDM runs on the whole image (no tiling), so memory grows with the pixel count. Measured for a
+#: transfer on the CPU (peak resident memory above the loaded process): the paper-size UDM ~3.0 kB
+#: per pixel (0.77 GB at 512²), UDMConfig.small() ~0.85 kB per pixel (0.89 GB at 1024²). 2048² is
+#: then ~12 GB for the paper-size model, which a 24 GB machine holds; 4096² would need ~50 GB.
+DEFAULT_MAX_PIXELS = 2048 * 2048
 
 
 def add_udm_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,8 +20,8 @@ def add_udm_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="where to run (default: cuda if available, else cpu)")
     parser.add_argument(
         "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
-        help=f"refuse images with more than N pixels (default {DEFAULT_MAX_PIXELS} = 4096², about 6 GB of memory "
-             "in transfer; 0: no limit)",
+        help=f"refuse images with more than N pixels (default {DEFAULT_MAX_PIXELS} = 2048², about 12 GB of memory "
+             "for the paper-size UDM; 0: no limit)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

@@ -60,8 +60,8 @@ def test_every_udm_verb_refuses_an_image_over_max_pixels_naming_it(files, tmp_pa
     assert main([*argv, *CPU, "--max-pixels", "256"]) == 0  # at the limit: processed
 
 
-def test_max_pixels_default_is_4096_squared_and_zero_means_no_limit(files, tmp_path):
-    assert DEFAULT_MAX_PIXELS == 4096 * 4096
+def test_max_pixels_default_is_2048_squared_and_zero_means_no_limit(files, tmp_path):
+    assert DEFAULT_MAX_PIXELS == 2048 * 2048
     argv = _verbs(files, tmp_path)["encode"]
     assert main([*argv, *CPU, "--max-pixels", "0"]) == 0
     assert main([*argv, *CPU, "--max-pixels", "-5"]) == 1
@@ -78,7 +78,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 def test_a_too_large_image_is_refused_from_its_header_before_decoding(files, tmp_path, capsys):
     big = tmp_path / "huge.png"
-    big.write_bytes(_png_header_only(5000, 5000))  # 25 M px > the default 16.8 M; decoding would fail as truncated
+    big.write_bytes(_png_header_only(5000, 5000))  # 25 M px > the default 4.2 M; decoding would fail as truncated
     argv = ["encode", "--ckpt", str(files / "udm.pt"), "--input", str(big), "--out", str(tmp_path / "e.pt"), *CPU]
     assert main(argv) == 1
     err = capsys.readouterr().err

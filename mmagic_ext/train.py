@@ -78,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.launcher == "pytorch":
         init_cpu_process_group(cfg)
     runner = Runner.from_cfg(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except FloatingPointError as error:  # degplug's editors stop on a non-finite loss; saved checkpoints stay
+        print(f"mmagic_ext.train: stopped: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -147,3 +149,20 @@ def test_mmagic_nan_critic_loss_stops_before_the_critic_step(monkeypatch):
     with pytest.raises(FloatingPointError, match="UDM critic loss is not finite"):
         editor.train_step(tiny_batch(), optimizers)
     assert _unchanged(critic_before, editor.discriminator.parameters())
+
+
+def test_mmagic_train_entry_point_turns_the_stop_into_a_message_and_exit_1(monkeypatch, capsys):
+    pytest.importorskip("mmagic")
+    from mmengine.runner import Runner
+
+    from mmagic_ext.train import main as train_main
+
+    class DivergingRunner:
+        def train(self):
+            raise FloatingPointError("UDM loss is not finite at iteration 7 (...); the run stops here")
+
+    monkeypatch.setattr(Runner, "from_cfg", classmethod(lambda cls, cfg: DivergingRunner()))
+    config = Path(__file__).resolve().parents[2] / "configs" / "udm_demo.py"
+    assert train_main([str(config), "--work-dir", "unused"]) == 1
+    err = capsys.readouterr().err
+    assert "stopped: UDM loss is not finite at iteration 7" in err and "Traceback" not in err

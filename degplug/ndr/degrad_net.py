@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from degplug.ndr.initialization import seeded_initialization
-from degplug.ndr.injection import DegradationInjection
+from degplug.ndr.injection import DegradationInjection, check_variant
 from degplug.ndr.padding import crop_to, pad_to_multiple, padded_size
 from degplug.ndr.restore_net import NDR_SIZE_MULTIPLE, PixelShuffleUp, PixelUnshuffleDown
 from degplug.utils.validation import check_image
@@ -75,6 +75,7 @@ class NDRDegradNet(nn.Module):
         width: w (48).
         degradation_channels: channels of the degradation features (64).
         rank: CP rank of the injections (16).
+        variant: ``authors`` or ``residual`` (the injections' form, as for :class:`NDRRestoreNet`).
         seed: when given, all parameters are initialized from this seed (global RNG untouched).
     """
 
@@ -85,9 +86,11 @@ class NDRDegradNet(nn.Module):
         width: int = 48,
         degradation_channels: int = 64,
         rank: int = 16,
+        variant: str = "authors",
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        self.variant = check_variant(variant)
         if width % 2 != 0:
             raise ValueError(f"width must be even (pixel-unshuffle halves then quadruples it), got {width}")
         self.in_channels = in_channels
@@ -103,7 +106,7 @@ class NDRDegradNet(nn.Module):
             self.down3 = PixelUnshuffleDown(4 * w)
             self.latent = ResidualDoubleConv(8 * w)
             self.injections = nn.ModuleList(
-                DegradationInjection(c, degradation_channels, rank) for c in (w, 2 * w, 4 * w)
+                DegradationInjection(c, degradation_channels, rank, variant) for c in (w, 2 * w, 4 * w)
             )
             self.up3 = PixelShuffleUp(8 * w)
             self.decoder3 = nn.Sequential(

@@ -7,6 +7,18 @@ from torch import nn
 
 from degplug.nn.low_rank import LowRankTensorTransform
 
+#: ``authors``: their network (default). ``residual``: degplug's earlier variant, kept because it
+#: trains faster in short runs (README, measured results): identity paths ``x + x·A(x)`` in the
+#: low-rank transforms, ``x + f ⊙ LRT(x) + g`` with f and g starting at zero (a fresh injection is
+#: the identity), and a global input residual on the restorer.
+NDR_VARIANTS = ("authors", "residual")
+
+
+def check_variant(variant: str) -> str:
+    if variant not in NDR_VARIANTS:
+        raise ValueError(f"variant must be one of {NDR_VARIANTS}, got {variant!r}")
+    return variant
+
 
 class DegradationInjection(nn.Module):
     """``out = f ⊙ LRT(x) + g`` with ``f, g`` computed from the degradation feature (authors' code).
@@ -21,17 +33,27 @@ class DegradationInjection(nn.Module):
         feature_channels: channels C of the modulated feature x.
         degradation_channels: channels of the degradation feature (64).
         rank: CP rank of both low-rank transforms (16).
+        variant: ``authors`` (above) or ``residual`` (:data:`NDR_VARIANTS`: ``x + f ⊙ LRT(x) + g``,
+            identity paths in both transforms, f and g initialized to zero).
     """
 
-    def __init__(self, feature_channels: int, degradation_channels: int = 64, rank: int = 16) -> None:
+    def __init__(
+        self, feature_channels: int, degradation_channels: int = 64, rank: int = 16, variant: str = "authors"
+    ) -> None:
         super().__init__()
         self.feature_channels = feature_channels
         self.degradation_channels = degradation_channels
+        self.variant = check_variant(variant)
+        identity = variant == "residual"
         self.degradation_mix = nn.Conv2d(degradation_channels, degradation_channels, kernel_size=1)
-        self.degradation_transform = LowRankTensorTransform(degradation_channels, rank)
+        self.degradation_transform = LowRankTensorTransform(degradation_channels, rank, identity=identity)
         self.to_scale = nn.Conv2d(degradation_channels, feature_channels, kernel_size=1)
         self.to_shift = nn.Conv2d(degradation_channels, feature_channels, kernel_size=1)
-        self.feature_transform = LowRankTensorTransform(feature_channels, rank)
+        self.feature_transform = LowRankTensorTransform(feature_channels, rank, identity=identity)
+        if identity:
+            for conv in (self.to_scale, self.to_shift):
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
     def scale_and_shift(self, degradation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """degradation: N×degradation_channels×H×W → (f, g), each N×feature_channels×H×W."""
@@ -51,4 +73,5 @@ class DegradationInjection(nn.Module):
                 f"(matching x), got {tuple(degradation.shape)}"
             )
         scale, shift = self.scale_and_shift(degradation)
-        return scale * self.feature_transform(x) + shift
+        modulated = scale * self.feature_transform(x) + shift
+        return x + modulated if self.variant == "residual" else modulated

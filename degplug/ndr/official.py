@@ -34,11 +34,11 @@ from degplug.ndr.restore_net import NDRRestoreNet
 OFFICIAL_RESTORER_CONFIG: dict[str, Any] = {
     "in_channels": 3, "out_channels": 3, "width": 48, "blocks": [4, 6, 6, 8], "heads": [1, 2, 4, 6],
     "refinement_blocks": 3, "ffn_expansion": 2.66, "bias": False, "num_tokens": 32, "token_dim": 128,
-    "degradation_channels": 64, "rank": 16,
+    "degradation_channels": 64, "rank": 16, "variant": "authors",
 }
 #: NDRDegradNet arguments of the authors' ``DegradationNet``.
 OFFICIAL_DEGRADER_CONFIG: dict[str, Any] = {
-    "in_channels": 3, "out_channels": 3, "width": 48, "degradation_channels": 64, "rank": 16,
+    "in_channels": 3, "out_channels": 3, "width": 48, "degradation_channels": 64, "rank": 16, "variant": "authors",
 }
 
 RESTORER_PREFIX = "restoration_net."

@@ -9,7 +9,7 @@ from torch import nn
 
 from degplug.ndr.dictionary import NeuralDegradationDictionary
 from degplug.ndr.initialization import seeded_initialization
-from degplug.ndr.injection import DegradationInjection
+from degplug.ndr.injection import DegradationInjection, check_variant
 from degplug.ndr.padding import crop_to, pad_to_multiple
 from degplug.ndr.query import DegradationQuery
 from degplug.nn.restormer_blocks import RestormerBlock
@@ -78,6 +78,9 @@ class NDRRestoreNet(nn.Module):
         num_tokens, token_dim: NDR dictionary size (32 × 128).
         degradation_channels: width of the per-pixel degradation feature (64).
         rank: CP rank of the injections' low-rank transforms (16).
+        variant: ``authors`` (default, the released weights' network) or ``residual`` (degplug's
+            earlier variant: identity injections and a global input residual; see
+            :data:`degplug.ndr.injection.NDR_VARIANTS`).
         seed: when given, all parameters are initialized from this seed (global RNG untouched).
     """
 
@@ -95,9 +98,11 @@ class NDRRestoreNet(nn.Module):
         token_dim: int = 128,
         degradation_channels: int = 64,
         rank: int = 16,
+        variant: str = "authors",
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        self.variant = check_variant(variant)
         if len(blocks) != 4 or len(heads) != 4:
             raise ValueError(f"blocks and heads need 4 entries (3 levels + latent), got {blocks}, {heads}")
         if width % 2 != 0:
@@ -125,7 +130,7 @@ class NDRRestoreNet(nn.Module):
                 DegradationQuery(c, degradation_channels, token_dim) for c in skip_channels
             )
             self.injections = nn.ModuleList(
-                DegradationInjection(c, degradation_channels, rank) for c in skip_channels
+                DegradationInjection(c, degradation_channels, rank, variant) for c in skip_channels
             )
 
             self.up3 = PixelShuffleUp(8 * w)
@@ -186,6 +191,8 @@ class NDRRestoreNet(nn.Module):
         x = self.decoder2(self.reduce2(torch.cat([modulated[1], self.up2(x)], dim=1)))
         x = self.decoder1(self.reduce1(torch.cat([modulated[0], self.up1(x)], dim=1)))
         restored = self.to_image(self.refinement(x))
+        if self.variant == "residual":
+            restored = restored + padded
         return crop_to(restored, height, width), features
 
     def degradation_features(self, lq: torch.Tensor, encoder_grad: bool = True) -> list[torch.Tensor]:

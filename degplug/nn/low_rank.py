@@ -53,7 +53,8 @@ class LowRankTensorTransform(nn.Module):
     """Re-weight a feature map by a rank-R CP attention cube predicted from it.
 
     ``forward(x) = x ⊙ A(x)``, with A ∈ (0, 1)^{C×H×W} from :func:`low_rank_cube`, as in the
-    authors' code (``Low_rank_transform``: no identity path).
+    authors' code (``Low_rank_transform``: no identity path). ``identity=True`` gives
+    ``x + x ⊙ A(x)`` (degplug's ``residual`` NDR variant).
 
     Factors (code): channel: global average pool → 1×1 conv C → R·C → sigmoid; height: mean over
     the width → 1×1 conv C → R → sigmoid; width: mean over the height → 1×1 conv C → R → sigmoid.
@@ -61,14 +62,16 @@ class LowRankTensorTransform(nn.Module):
     Args:
         channels: C.
         rank: R (16 in NDR-Restore).
+        identity: add x to the re-weighted x.
     """
 
-    def __init__(self, channels: int, rank: int = 16) -> None:
+    def __init__(self, channels: int, rank: int = 16, identity: bool = False) -> None:
         super().__init__()
         if channels < 1 or rank < 1:
             raise ValueError(f"channels and rank must be positive, got channels={channels}, rank={rank}")
         self.channels = channels
         self.rank = rank
+        self.identity = identity
         self.channel_factor = nn.Conv2d(channels, rank * channels, kernel_size=1)
         self.height_factor = nn.Conv2d(channels, rank, kernel_size=1)
         self.width_factor = nn.Conv2d(channels, rank, kernel_size=1)
@@ -92,5 +95,6 @@ class LowRankTensorTransform(nn.Module):
         return low_rank_cube(*self.factors(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: N×C×H×W → x ⊙ A(x), same shape."""
-        return x * self.attention(x)
+        """x: N×C×H×W → x ⊙ A(x) (or x + x ⊙ A(x) with ``identity``), same shape."""
+        reweighted = x * self.attention(x)
+        return x + reweighted if self.identity else reweighted

@@ -54,6 +54,19 @@ def test_only_ndr_degrad_adds_its_input_the_restorer_has_no_global_residual():
     torch.testing.assert_close(degrader(x, features), x + 0.25)
 
 
+def test_residual_variant_restorer_adds_its_input_and_starts_near_the_identity():
+    restorer = NDRRestoreNet(seed=0, variant="residual", **TINY_RESTORER)
+    with torch.no_grad():
+        restorer.to_image.weight.zero_()
+        restorer.to_image.bias.fill_(0.25)
+    x = torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(restorer(x), x + 0.25)
+    assert all(inject(torch.ones(1, c, 4, 4), torch.randn(1, 8, 4, 4)).eq(1).all()
+               for inject, c in zip(restorer.injections, (8, 16, 32)))  # identity injections at the start
+    assert NDRDegradNet(seed=1, variant="residual", **TINY_DEGRADER).injections[0].variant == "residual"
+    assert round(_count(NDRRestoreNet(seed=0, variant="residual")) / 1e6, 1) == 27.3  # the same parameters
+
+
 def test_decoder_concatenates_the_modulated_skip_before_the_upsampled_feature():
     restorer = NDRRestoreNet(seed=0, **TINY_RESTORER).eval()
     lq = torch.rand(1, 3, 16, 16)

@@ -95,3 +95,21 @@ def test_injection_rejects_a_degradation_feature_of_the_wrong_size():
     inject = DegradationInjection(feature_channels=6)
     with pytest.raises(ValueError, match="degradation feature"):
         inject(torch.randn(1, 6, 8, 8), torch.randn(1, 64, 4, 4))
+
+
+def test_residual_variant_injection_is_x_plus_f_times_identity_lrt_plus_g_and_starts_as_identity():
+    torch.manual_seed(0)
+    inject = DegradationInjection(feature_channels=6, degradation_channels=8, rank=4, variant="residual").double()
+    x, d = torch.randn(2, 6, 5, 9, dtype=torch.float64), torch.randn(2, 8, 5, 9, dtype=torch.float64)
+    torch.testing.assert_close(inject(x, d), x)  # f = g = 0 at the start
+    with torch.no_grad():
+        for conv in (inject.to_scale, inject.to_shift):
+            conv.weight.normal_()
+            conv.bias.normal_()
+    mixed = F.conv2d(d, inject.degradation_mix.weight, inject.degradation_mix.bias)
+    transformed = mixed + _authors_lrt(mixed, inject.degradation_transform)
+    f = F.conv2d(transformed, inject.to_scale.weight, inject.to_scale.bias)
+    g = F.conv2d(transformed, inject.to_shift.weight, inject.to_shift.bias)
+    torch.testing.assert_close(inject(x, d), x + f * (x + _authors_lrt(x, inject.feature_transform)) + g)
+    with pytest.raises(ValueError, match="variant"):
+        DegradationInjection(feature_channels=6, variant="mine")

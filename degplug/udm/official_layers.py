@@ -303,6 +303,7 @@ class OfficialSynthesisNet(nn.Module):
     """
 
     min_input_size = 8
+    size_multiple = _U_NET_MULTIPLE  # sides it runs on without padding
 
     def __init__(
         self,

@@ -55,6 +55,7 @@ class DegradationSynthesisNet(nn.Module):
     """
 
     min_input_size = 8
+    size_multiple = _SIZE_MULTIPLE  # sides it runs on without padding
 
     def __init__(
         self,

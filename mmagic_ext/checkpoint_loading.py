@@ -24,7 +24,11 @@ import numpy as np
 import torch
 
 
-class CheckpointRefused(ValueError):
+class CheckpointFileError(ValueError):
+    """A checkpoint file cannot be used (the message names the file and says why)."""
+
+
+class CheckpointRefused(CheckpointFileError):
     """A checkpoint holds objects that ``weights_only`` unpickling does not allow."""
 
 
@@ -80,9 +84,9 @@ _GLOBAL_NAME = re.compile(r"GLOBAL ([\w.]+)")
 def load_checkpoint_file(path: str | Path, map_location=None):
     """``torch.load(path, weights_only=True)`` allowing :data:`MMENGINE_CHECKPOINT_GLOBALS`.
 
-    Raises FileNotFoundError for a missing file, :class:`CheckpointRefused` (a ValueError) for a
-    file holding other objects and ValueError for a file that is not a readable torch checkpoint
-    (truncated, empty); every message names the file.
+    Raises FileNotFoundError for a missing file, :class:`CheckpointRefused` for a file holding
+    other objects and :class:`CheckpointFileError` (both ValueErrors) for a file that is not a
+    readable torch checkpoint (truncated, empty); every message names the file.
     """
     path = str(path)
     if not osp.isfile(path):
@@ -99,7 +103,7 @@ def load_checkpoint_file(path: str | Path, map_location=None):
             f"full because unpickling arbitrary objects can run code stored in the file"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
-        raise ValueError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {error}") from None
+        raise CheckpointFileError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {error}") from None
 
 
 def load_from_local_weights_only(filename, map_location=None):

@@ -77,9 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg.load_from = None
     if args.launcher == "pytorch":
         init_cpu_process_group(cfg)
+    from mmagic_ext.checkpoint_loading import CheckpointFileError
+
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()
+    except (CheckpointFileError, FileNotFoundError) as error:  # a load_from / resume file, named in the message
+        print(f"mmagic_ext.train: error: {error}", file=sys.stderr)
+        return 2
     except FloatingPointError as error:  # degplug's editors stop on a non-finite loss; saved checkpoints stay
         print(f"mmagic_ext.train: stopped: {error}", file=sys.stderr)
         return 1

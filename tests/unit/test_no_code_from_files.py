@@ -238,6 +238,22 @@ def test_mmagic_ext_train_no_longer_disables_the_weights_only_check(tmp_path, mo
     assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ
 
 
+def test_mmagic_train_refuses_a_planted_load_from_file_with_a_clear_message(tmp_path):
+    from tests.integration.test_mmagic_udm import _write_config
+
+    marker = tmp_path / "ran.txt"
+    planted = _plant(tmp_path / "downloaded.pth", _ShellPayload(marker), {"state_dict": {}})
+    config = _write_config(tmp_path / "udm_tiny.py", tmp_path / "work", iters=2)
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="", TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
+    result = subprocess.run([sys.executable, "-m", "mmagic_ext.train", str(config), "--cfg-options", f"load_from={planted}"],
+                            capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert not marker.exists()
+    assert f"mmagic_ext.train: error: {planted}: refused: the file contains non-tensor objects (posix.system)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list((tmp_path / "work").glob("iter_*.pth")), "training must not start from a refused checkpoint"
+
+
 def test_shipped_configs_and_docs_do_not_advise_disabling_the_check():
     offenders = []
     for folder in ("configs", "options", "mmagic_ext", "basicsr_ext", "degplug"):

@@ -62,6 +62,8 @@ def _pipeline(args: argparse.Namespace) -> DegradationPipeline:
     try:
         return DegradationPipeline.from_config(source)
     except ValueError as error:
+        if str(source) in str(error):  # already names the file
+            raise
         raise ValueError(f"{'--config' if args.config else '--preset'} {source!r}: {error}") from error
 
 

@@ -258,9 +258,15 @@ class DegradationPipeline:
 def load_config_file(path: str | Path) -> Any:
     """Read a pipeline config from ``.yml``/``.yaml``/``.json``."""
     path = Path(path)
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a text YAML/JSON file ({error.reason} at byte {error.start})") from error
     if path.suffix.lower() == ".json":
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: invalid JSON ({error})") from error
     import yaml
 
     try:

@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "restore": "degplug.cli.restore",
     "convert": "degplug.cli.convert",
     "data": "degplug.cli.data",
+    "export": "degplug.cli.export",
 }
 
 

@@ -24,7 +24,7 @@ MAX_JOBS="${MAX_JOBS:-2}" MMCV_WITH_OPS=1 "${pip[@]}" --no-build-isolation mmcv
 echo "[3/4] basicsr 1.4.2 (needs torch at build time)"
 "${pip[@]}" --no-build-isolation basicsr
 echo "[4/4] degplug and the rest"
-"${pip[@]}" --no-build-isolation -e ".[dev]"
+"${pip[@]}" --no-build-isolation -e ".[dev,export]"
 "$VENV/bin/python" -c "import degplug, torch, mmcv.ops, mmagic; print('degplug', degplug.__version__, 'torch', torch.__version__)"
 echo "$want" > "$stamp"
 echo "installed in $(( $(date +%s) - start )) s"

@@ -150,8 +150,6 @@ class UDMModel(BaseModel):
         main_parameters = [p for group in (self.optimizer_g, self.optimizer_aux) for g in group.param_groups for p in g["params"]]
         average_gradients(main_parameters)
         require_finite_gradients(main_parameters, "UDM", current_iter)
-        self.optimizer_g.step()
-        self.optimizer_aux.step()
         log = {k: v for k, v in out.items() if k.startswith("l_")}
         log["l_total"] = out["loss"].detach()
         log["l_aux"] = out["aux_loss"].detach()
@@ -159,6 +157,8 @@ class UDMModel(BaseModel):
         log["bpp_l"] = out["bpp_l"].mean()
 
         if self.net_d is not None:
+            # The critic's loss and gradients are computed (and checked) before any optimizer steps:
+            # its fake is the detached ŷ, so the generator step would not change them.
             self.net_d.requires_grad_(True)
             self.optimizer_d.zero_grad()
             critic = self.training_step.discriminator_losses(self.batch, out["output"], generator)
@@ -168,8 +168,11 @@ class UDMModel(BaseModel):
             critic_parameters = [p for g in self.optimizer_d.param_groups for p in g["params"]]
             average_gradients(critic_parameters)
             require_finite_gradients(critic_parameters, "UDM critic", current_iter)
-            self.optimizer_d.step()
             log.update({f"d_{k}": v for k, v in critic.items() if k != "loss"})
+        self.optimizer_g.step()
+        self.optimizer_aux.step()
+        if self.net_d is not None:
+            self.optimizer_d.step()
         broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics from rank 0, as DDP does
         self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in log.items()))
         if self.ema_decay > 0:

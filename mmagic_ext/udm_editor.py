@@ -129,7 +129,8 @@ class UDMEditor(DegplugEditor):
         return get_rank()
 
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> dict[str, torch.Tensor]:
-        """One UDM iteration: generator + entropy step, then the critic step (when there is a critic)."""
+        """One UDM iteration: generator + entropy losses and gradients, the critic's (when there is a
+        critic), every one checked finite, then the steps."""
         batch = self.data_preprocessor(data, True)["inputs"]
         iteration = self._iteration()
         generator = make_generator(self.seed * 1_000_003 + self._rank() + iteration, device=batch["gt"].device)
@@ -148,15 +149,13 @@ class UDMEditor(DegplugEditor):
         main.backward(out["loss"] + out["aux_loss"])
         average_gradients(_parameters_of(main, aux))  # distributed: mean over the ranks (no-op in one process)
         require_finite_gradients(_parameters_of(main, aux), "UDM", iteration)
-        main.step()
-        aux.step()
-        main.zero_grad()
-        aux.zero_grad()
         log = {k: v for k, v in out.items() if k.startswith("l_")}
         log.update(l_total=out["loss"].detach(), l_aux=out["aux_loss"].detach(),
                    bits_g=out["bits_g"].mean(), bpp_l=out["bpp_l"].mean())
 
         if critic is not None:
+            # The critic's loss and gradients are computed (and checked) before any optimizer steps:
+            # its fake is the detached ŷ, so the generator step would not change them.
             critic.requires_grad_(True)
             critic_wrapper = optim_wrapper["discriminator"]
             with critic_wrapper.optim_context(critic):
@@ -167,9 +166,14 @@ class UDMEditor(DegplugEditor):
             critic_wrapper.backward(critic_out["loss"])
             average_gradients(_parameters_of(critic_wrapper))
             require_finite_gradients(_parameters_of(critic_wrapper), "UDM critic", iteration)
+            log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
+        main.step()
+        aux.step()
+        main.zero_grad()
+        aux.zero_grad()
+        if critic is not None:
             critic_wrapper.step()
             critic_wrapper.zero_grad()
-            log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
         broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics and queues from rank 0, as DDP does
         return {k: v.detach().float() for k, v in log.items()}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,8 @@ def _extra_model_keys(model_type: str) -> dict[str, set[str]]:
 
 def _number(low: float | None = None, integer: bool = False, low_open: bool = False):
     def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            return "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return "a finite number"
         if integer and value != int(value):
             return "an integer"
         if low is not None and (value <= low if low_open else value < low):

@@ -87,12 +87,17 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"--output {str(output)!r} is a file; degrade writes a folder of images and JSONs")
+    if output.exists() and Path(args.input).is_dir() and output.resolve() == Path(args.input).resolve():
+        raise ValueError(f"--output {str(output)!r} is the input folder; the degraded PNGs would replace the inputs: choose another folder")
     fixed_params = _load_params(args.params) if args.params else None
     pipeline = _pipeline(args) if fixed_params is None else None
     inputs, root = list_inputs(args.input, "--input", exclude=[output])
     names = [relative_stem(path, root) for path in inputs]
     targets = [(output / f"{name}.png", output / f"{name}.json") for name in names]
     check_unique_outputs(zip(inputs, (image for image, _ in targets)))
+    for source, (image_path, _) in zip(inputs, targets):
+        if image_path.exists() and image_path.resolve() == source.resolve():
+            raise ValueError(f"--output {str(output)!r}: the output for {str(source)!r} is that file itself; choose another folder")
     done = _existing_outputs(targets, args, output)
     output.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []

@@ -114,3 +114,12 @@ def test_output_path_that_is_a_file_is_a_clear_error(tmp_path, inputs, capsys):
     assert _degrade(inputs, tmp_path / "file.txt") == 1
     err = capsys.readouterr().err
     assert "file.txt" in err and "is a file" in err and "Traceback" not in err
+
+
+def test_an_output_that_would_replace_an_input_is_refused_even_with_overwrite(tmp_path, inputs, capsys):
+    before = (inputs / "a.png").read_bytes()
+    assert _degrade(inputs, inputs, "--overwrite") == 1
+    assert "is the input folder" in capsys.readouterr().err
+    assert _degrade(inputs / "a.png", inputs, "--overwrite") == 1
+    assert "is that file itself" in capsys.readouterr().err
+    assert (inputs / "a.png").read_bytes() == before and not (inputs / "a.json").exists()

@@ -94,10 +94,7 @@ def run(args: argparse.Namespace) -> int:
     inputs, root = list_inputs(args.input, "--input", exclude=[output])
     names = [relative_stem(path, root) for path in inputs]
     targets = [(output / f"{name}.png", output / f"{name}.json") for name in names]
-    check_unique_outputs(zip(inputs, (image for image, _ in targets)))
-    for source, (image_path, _) in zip(inputs, targets):
-        if image_path.exists() and image_path.resolve() == source.resolve():
-            raise ValueError(f"--output {str(output)!r}: the output for {str(source)!r} is that file itself; choose another folder")
+    check_unique_outputs(zip(inputs, (image for image, _ in targets)))  # also: no output is its own input
     done = _existing_outputs(targets, args, output)
     output.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []

@@ -54,9 +54,12 @@ def flat_stem(path: Path, root: Path | None) -> str:
 
 
 def check_unique_outputs(pairs: Iterable[tuple[Path, Path]]) -> None:
-    """ValueError when two inputs would write the same output (e.g. ``a.jpg`` and ``a.png``)."""
+    """ValueError when two inputs would write the same output (e.g. ``a.jpg`` and ``a.png``), or an
+    output would replace its own input (the output folder is the input folder)."""
     seen: dict[Path, Path] = {}
     for source, target in pairs:
+        if target.exists() and Path(source).exists() and target.resolve() == Path(source).resolve():
+            raise ValueError(f"the output for {str(source)!r} would be that file itself: write to another folder")
         if target in seen:
             raise ValueError(f"{str(seen[target])!r} and {str(source)!r} would both be written to {str(target)!r}; rename one")
         seen[target] = source

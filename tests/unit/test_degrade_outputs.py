@@ -121,5 +121,28 @@ def test_an_output_that_would_replace_an_input_is_refused_even_with_overwrite(tm
     assert _degrade(inputs, inputs, "--overwrite") == 1
     assert "is the input folder" in capsys.readouterr().err
     assert _degrade(inputs / "a.png", inputs, "--overwrite") == 1
-    assert "is that file itself" in capsys.readouterr().err
+    assert "would be that file itself" in capsys.readouterr().err
     assert (inputs / "a.png").read_bytes() == before and not (inputs / "a.json").exists()
+
+
+def test_udm_and_restore_verbs_refuse_to_write_over_their_inputs(tmp_path, capsys):
+    from degplug.ndr.checkpoint import save_restorer
+    from degplug.ndr.restore_net import NDRRestoreNet
+    from tests.unit.udm_cli_helpers import tiny_udm
+
+    folder = tmp_path / "in"
+    write_image(folder / "c.png", textured_image(16, 16, seed=4))
+    before = (folder / "c.png").read_bytes()
+    tiny_udm().save_checkpoint(tmp_path / "udm.pt")
+    tiny_ndr = {"width": 8, "blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "refinement_blocks": 1, "token_dim": 16,
+                "degradation_channels": 8, "rank": 4}
+    save_restorer(NDRRestoreNet(**tiny_ndr), tiny_ndr, tmp_path / "ndr.pth")
+    cpu = ["--device", "cpu", "--no-progress"]
+    runs = [
+        ["transfer", "--ckpt", str(tmp_path / "udm.pt"), "--ref", str(folder / "c.png"), "--input", str(folder), "--out", str(folder), *cpu],
+        ["restore", "--ckpt", str(tmp_path / "ndr.pth"), "--input", str(folder), "--output", str(folder), *cpu],
+    ]
+    for argv in runs:
+        assert main(argv) == 1
+        assert "would be that file itself" in capsys.readouterr().err
+    assert (folder / "c.png").read_bytes() == before

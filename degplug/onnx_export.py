@@ -364,7 +364,11 @@ class OnnxGraph:
     def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
         self.check_inputs(inputs)
         feed = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in inputs.items()}
-        return dict(zip(self.output_names, self.session.run(None, feed)))
+        try:
+            outputs = self.session.run(None, feed)
+        except Exception as error:  # onnxruntime's own types: wrong ranks, channel counts, batch sizes
+            raise ValueError(f"{self.path.name}: onnxruntime refused the inputs ({str(error).splitlines()[0]})") from error
+        return dict(zip(self.output_names, outputs))
 
 
 @dataclass

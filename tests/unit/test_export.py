@@ -153,6 +153,10 @@ def test_udm_synthesis_graph_refuses_sides_that_are_not_multiples_of_4(udm_expor
         graph(**arrays)
     with pytest.raises(ValueError, match=r"missing \['noise_full'\]"):
         graph(**{k: v for k, v in arrays.items() if k != "noise_full"})
+    arrays["x"] = np.zeros((1, 3, 32, 32), np.float32)
+    arrays["e_g"] = np.zeros((1, 7), np.float32)  # the model's e_g has 64 values
+    with pytest.raises(ValueError, match=r"udm_synthesis.onnx: onnxruntime refused the inputs"):
+        graph(**arrays)
 
 
 def test_official_layout_synthesis_graph_takes_multiples_of_8(tmp_path):

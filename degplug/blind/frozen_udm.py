@@ -21,7 +21,9 @@ def load_frozen_udm(udm: "str | Path | UniversalDegradationModel", argument: str
     if isinstance(udm, UniversalDegradationModel):
         model = udm
     elif isinstance(udm, (str, Path)):
-        path = Path(udm)
+        from degplug.models import resolve_udm_checkpoint
+
+        path = resolve_udm_checkpoint(udm)  # a path, or the short name of a shipped model ("small")
         if not path.is_file():
             raise FileNotFoundError(f"{argument}: UDM checkpoint {str(path)!r} does not exist (train one with `basicsr train -opt options/udm_demo.yml`)")
         try:

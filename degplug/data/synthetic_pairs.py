@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -14,6 +15,17 @@ from degplug.data.folders import resolve_image_paths
 from degplug.data.image_io import read_image
 from degplug.data.sampling_source import SampleSource
 from degplug.degradations.pipeline import DegradationPipeline, PipelineParams
+
+_DECODED_CACHE_SIZE = 16
+
+
+@functools.lru_cache(maxsize=_DECODED_CACHE_SIZE)
+def _read_image_cached(path: str, modified_ns: int, size: int) -> torch.Tensor:
+    """Decoded ``path`` (keyed by its modification time and size, so an edited file is read again).
+
+    Training draws many crops from a few images: decoding a large photo for every sample cost more
+    than the UDM's training step on the embedded photos (0.34 s per transfer tuple, measured)."""
+    return read_image(path)
 
 
 EMBEDDED_PREFIX = "embedded"
@@ -132,7 +144,12 @@ class SyntheticPairDataset(SampleSource, Dataset):
 
     def _load_clean(self, path: Path, generator: torch.Generator) -> torch.Tensor:
         """Read ``path``; flip/rotate it (train phase); pad it to at least the crop size."""
-        image = read_image(path)
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            image = read_image(path)  # gone or unreadable: read_image raises its usual clear error
+        else:
+            image = _read_image_cached(str(path), stat.st_mtime_ns, stat.st_size).clone()
         if self.phase == "train":
             image = FlipRotation.sample(generator, self.use_flip, self.use_rot)(image)
         if self.crop_size is not None:

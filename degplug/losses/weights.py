@@ -13,6 +13,9 @@ class UDMLossWeights:
     Attributes:
         similarity: DISTS (×10 inside the loss).
         l1: optional pixel L1 next to DISTS (off by default).
+        local_stats: optional local-statistics matching next to DISTS/L1 (``LocalStatisticsLoss``:
+            band energies and local contrast, no pretrained network); off by default, used by the
+            CPU recipe ``options/udm_small.yml`` where DISTS's weights cannot be assumed.
         rate_g: bits of ``e_g`` (§1.4).
         rate_l: bits per pixel of ``e_l`` (§1.4).
         contrastive: MoCo cross-entropy (§1.3).
@@ -26,6 +29,7 @@ class UDMLossWeights:
 
     similarity: float = 1.0
     l1: float = 0.0
+    local_stats: float = 0.0
     rate_g: float = 1e-4
     rate_l: float = 1.0
     contrastive: float = 1e-4

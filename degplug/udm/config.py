@@ -32,6 +32,12 @@ class UDMConfig:
     map_code_channels: int = 64  # code width of the e_l compressor (map_rate_compress)
     rate_head_blocks: int = 2  # official only: residual blocks of the e_g rate model's head
     rate_tail_blocks: int = 2  # official only: ... and of its tail
+    # e_g is standardised per dimension and scaled to this many quantisation bins before its rate
+    # model (degplug.entropy.global_rate.DEFAULT_INPUT_SCALE); 0: unscaled (checkpoints saved
+    # before the option existed load with 0)
+    global_input_scale: float = 2.0
+    # e_l in [0, 1] is multiplied by this before quantisation (degplug.entropy.map_rate.DEFAULT_MAP_SCALE)
+    map_scale: float = 16.0
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -51,6 +57,11 @@ class UDMConfig:
             raise ValueError(f"synthesis_blocks needs 5 stage depths, got {self.synthesis_blocks}")
         if self.map_channels < 0 or self.embed_dim <= 0:
             raise ValueError("embed_dim must be positive and map_channels non-negative")
+        for name, low in (("global_input_scale", 0.0), ("map_scale", None)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 or (low is not None and value == low)):
+                raise ValueError(f"UDM option {name!r} must be a {'non-negative' if low is not None else 'positive'} number, got {value!r}")
+            setattr(self, name, float(value))
 
     @classmethod
     def small(cls, **overrides) -> "UDMConfig":

@@ -26,6 +26,9 @@ from degplug.utils.torch_files import load_weights_only, state_dict_mismatch
 
 CHECKPOINT_KIND = "degplug.UniversalDegradationModel"
 CHECKPOINT_VERSION = 1
+#: options whose default changed after checkpoints without them were written: such a checkpoint
+#: was trained with these values
+LEGACY_CONFIG_VALUES = {"global_input_scale": 0.0}
 MIN_SIZE = 8
 
 
@@ -47,12 +50,12 @@ class UniversalDegradationModel(nn.Module):
             self.hden, self.rate_g, self.iden, self.rate_l, self.synthesis = build_official_parts(c)
             return
         self.hden = HomogeneousEncoder(width=c.encoder_width, embed_dim=c.embed_dim, long_kernel=c.long_kernel)
-        self.rate_g = GlobalRateModel(dim=c.embed_dim, hidden=c.rate_hidden)
+        self.rate_g = GlobalRateModel(dim=c.embed_dim, hidden=c.rate_hidden, input_scale=c.global_input_scale)
         if c.map_channels > 0:
             self.iden = InhomogeneousEncoder(width=c.encoder_width, map_channels=c.map_channels,
                                              long_kernel=c.iden_long_kernel or c.long_kernel)
             self.rate_l = MapRateModel(channels=c.map_channels, compress=c.map_rate_compress,
-                                       code_channels=c.map_code_channels)
+                                       code_channels=c.map_code_channels, scale=c.map_scale)
         else:
             self.iden = None
             self.rate_l = None
@@ -207,6 +210,7 @@ class UniversalDegradationModel(nn.Module):
         config, weights = state.get("config"), state.get("state_dict")
         if not isinstance(config, dict) or not isinstance(weights, dict):
             raise ValueError(f"{source}: a UDM checkpoint needs a 'config' dict and a 'state_dict' dict")
+        config = {**LEGACY_CONFIG_VALUES, **config}
         try:
             model = cls(**config)
         except (TypeError, ValueError) as error:
@@ -223,8 +227,13 @@ class UniversalDegradationModel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "UniversalDegradationModel":
-        """Load a checkpoint written by ``save_checkpoint`` (or by degplug's training models)."""
-        path = Path(path)
+        """Load a checkpoint written by ``save_checkpoint`` (or by degplug's training models).
+
+        ``path`` may also be the short name of a model shipped with degplug (``"small"``, see
+        ``degplug.models``)."""
+        from degplug.models import resolve_udm_checkpoint
+
+        path = resolve_udm_checkpoint(path)
         if not path.is_file():
             raise FileNotFoundError(f"UDM checkpoint {str(path)!r} does not exist")
         state = load_weights_only(path, "UDM checkpoint", map_location)  # corrupt, foreign or code-carrying: refused

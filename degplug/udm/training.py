@@ -34,6 +34,7 @@ from degplug.losses import (
     wgan_generator_loss,
 )
 from degplug.losses.diversity import DEFAULT_DIVERSITY_C2
+from degplug.losses.local_statistics import LocalStatisticsLoss
 from degplug.udm.contrastive import MomentumContrast
 from degplug.udm.discriminator import UDMDiscriminator
 from degplug.udm.model import UniversalDegradationModel
@@ -128,6 +129,7 @@ class UDMTrainingStep(nn.Module):
             ).requires_grad_(False)
             if w.similarity > 0 else None
         )
+        self.local_statistics = LocalStatisticsLoss()
         self.color = ColorLoss()
         self.diversity = DiversityLoss(c2=self.options.diversity_c2)
         self.contrastive = ContrastiveLoss()
@@ -162,13 +164,16 @@ class UDMTrainingStep(nn.Module):
         return self.discriminator(image, clean if self.options.discriminator_conditional else None)
 
     def _similarity(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """λ_sim·DISTS + λ_l1·L1, the weighted similarity of SPEC §1.6 (weights applied here)."""
+        """λ_sim·DISTS + λ_l1·L1 (+ λ_local_stats·local statistics), the weighted similarity of
+        SPEC §1.6 (weights applied here)."""
         w = self.options.weights
         total = predicted.new_zeros(())
         if self.similarity is not None:
             total = total + w.similarity * self.similarity(predicted, target)
         if w.l1 > 0:
             total = total + w.l1 * F.l1_loss(predicted, target)
+        if w.local_stats > 0:
+            total = total + w.local_stats * self.local_statistics(predicted, target)
         return total
 
     # ----------------------------------------------------------- generator

@@ -27,8 +27,28 @@ def test_global_rate_training_noise_is_driven_by_the_generator():
     c, _ = model(e_g, generator=torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and torch.equal(bits_a, bits_b)
     assert not torch.allclose(a, c)
-    # Noise is uniform in [-0.5, 0.5): with identity-initialised MLPs, e_g_hat - e_g is that noise.
-    assert (a - e_g).abs().max() <= 0.5 + 1e-5
+    # Noise is uniform in [-0.5, 0.5): with identity-initialised MLPs, e_g_hat minus the standardised
+    # e_g (the first batch sets the running mean and biased std; 2 bins per dimension) is that noise.
+    standardised = (e_g - e_g.mean(dim=0)) / (e_g.var(dim=0, unbiased=False) + 1e-5).sqrt() * 2.0
+    assert (a - standardised).abs().max() <= 0.5 + 1e-5
+
+
+def test_global_rate_lets_small_differences_between_embeddings_through_the_rounding():
+    """A common vector with differences of 0.02 (what an untrained HDEN gives) is not rounded away."""
+    torch.manual_seed(0)
+    common = torch.randn(1, 32) * 0.3
+    model = _model().train()
+    for _ in range(50):  # running statistics of the embeddings seen in training
+        model(common + 0.02 * torch.randn(8, 32), generator=torch.Generator().manual_seed(0))
+    model.eval()
+    pair = common + 0.02 * torch.stack([torch.ones(32), -torch.ones(32)])
+    with torch.no_grad():
+        (first, second), _ = model(pair)
+    assert (first - second).abs().mean() > 1.0  # about 2 · 2 bins / 1 std apart
+    unscaled = GlobalRateModel(dim=32, hidden=8, input_scale=0).eval()
+    with torch.no_grad():
+        (first, second), _ = unscaled(pair)
+    assert (first - second).abs().mean() < 0.1  # the unit bins erase them without the standardisation
 
 
 def test_global_rate_eval_rounds_to_integers_around_the_medians():

@@ -8,6 +8,7 @@ def test_loss_weights_defaults_are_the_spec_values():
     assert weights.to_dict() == {
         "similarity": 1.0,
         "l1": 0.0,
+        "local_stats": 0.0,  # an option beside DISTS, off in the paper's objective
         "rate_g": 1e-4,
         "rate_l": 1.0,
         "contrastive": 1e-4,

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import torch
 
-from degplug.onnx_export import TOLERANCE, check_graph, export_ndr, export_udm, require_export_dependencies
+from degplug.onnx_export import (
+    TOLERANCE,
+    check_graph,
+    export_ndr,
+    export_udm,
+    require_export_dependencies,
+)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -47,7 +53,8 @@ def build_ndr(args: argparse.Namespace) -> torch.nn.Module:
 
     if args.ndr_ckpt:
         return load_restorer(args.ndr_ckpt)
-    small = dict(width=16, blocks=(1, 1, 1, 1), heads=(1, 1, 2, 2), refinement_blocks=1, token_dim=32, degradation_channels=16)
+    small = {"width": 16, "blocks": (1, 1, 1, 1), "heads": (1, 1, 2, 2), "refinement_blocks": 1, "token_dim": 32,
+             "degradation_channels": 16}
     return _fill_zero_parameters(NDRRestoreNet(seed=0, **(small if args.small else {})))
 
 

@@ -51,7 +51,13 @@ import torch
 from torch import nn
 from torch.onnx import symbolic_helper
 
-from degplug.udm.noise_state import LEVEL_NAMES, ExplicitNoise, NoiseLayout, draw_noise_state, noise_layout
+from degplug.udm.noise_state import (
+    LEVEL_NAMES,
+    ExplicitNoise,
+    NoiseLayout,
+    draw_noise_state,
+    noise_layout,
+)
 from degplug.utils.atomic import atomic_write
 
 OPSET = 18  # Resize with antialias (used when the synthesis network shrinks e_l) needs opset 18
@@ -432,11 +438,12 @@ def check_graph(
     for height, width in sizes:
         inputs = graph.make_inputs(batch, height, width, torch.Generator().manual_seed(seed))
         arrays = {name: tensor.numpy() for name, tensor in inputs.items()}
+        tensors = tuple(inputs.values())
         with torch.no_grad():
-            expected = module(*inputs.values()).numpy()
-            torch_seconds = _median_seconds(lambda: module(*inputs.values()), repeats)
+            expected = module(*tensors).numpy()
+            torch_seconds = _median_seconds(lambda tensors=tensors: module(*tensors), repeats)
         got = session(**arrays)[graph.output_names[0]]
-        ort_seconds = _median_seconds(lambda: session(**arrays), repeats)
+        ort_seconds = _median_seconds(lambda feed=arrays: session(**feed), repeats)
         if got.shape != expected.shape:
             raise ValueError(f"{graph.path.name}: ONNX output shape {got.shape} differs from torch's {expected.shape}")
         difference = np.abs(got - expected)

@@ -17,8 +17,8 @@ from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.noise_state import ExplicitNoise, draw_noise_state, noise_layout
 
-TINY_NDR = dict(width=8, blocks=(1, 1, 1, 1), heads=(1, 1, 2, 2), refinement_blocks=1, num_tokens=8,
-                token_dim=16, degradation_channels=8, rank=4, seed=0)
+TINY_NDR = {"width": 8, "blocks": (1, 1, 1, 1), "heads": (1, 1, 2, 2), "refinement_blocks": 1, "num_tokens": 8,
+            "token_dim": 16, "degradation_channels": 8, "rank": 4, "seed": 0}
 TOLERANCE = 1e-4
 
 

@@ -31,7 +31,11 @@ synthesis; zeros give the noise-free output, and any other maps another realisat
 
 The graphs are traced with PyTorch's TorchScript-based exporter (``torch.onnx.export(...,
 dynamo=False)``, opset 18: antialiased resizing), which needs ``onnx``; checks run them with
-``onnxruntime`` on the CPU. Both come with degplug's ``export`` extra.
+``onnxruntime`` on the CPU. Both come with degplug's ``export`` extra. Tracing keeps shape
+arithmetic dynamic but fixes each Python branch as it went for the trace's size; the side rules
+above are those under which no branch would go another way (padding, odd-size crops), and every
+``degplug export`` run checks the graphs at two other sizes. (An encoder's code value lying on a
+rounding boundary can round the other way in onnxruntime; with trained models that is rare.)
 """
 
 from __future__ import annotations

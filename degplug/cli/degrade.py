@@ -18,7 +18,12 @@ import argparse
 import json
 from pathlib import Path
 
-from degplug.cli.image_files import check_unique_outputs, list_inputs, relative_stem, report_skip
+from degplug.cli.image_files import (
+    check_unique_outputs,
+    list_inputs,
+    relative_stem,
+    report_skip,
+)
 from degplug.data.image_io import ImageReadError, read_image, write_image
 from degplug.data.sampling_source import derive_seed
 from degplug.degradations.pipeline import DegradationPipeline, PipelineParams
@@ -124,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
             "output_size": [int(degraded.shape[-2]), int(degraded.shape[-1])],
             "params": params.to_dict(),
         }
-        text = json.dumps(record, indent=2)
-        atomic_write(record_path, lambda handle: handle.write(text.encode("utf-8")))
+        encoded = json.dumps(record, indent=2).encode("utf-8")
+        atomic_write(record_path, lambda handle, data=encoded: handle.write(data))
         written += 1
     kept = f"; kept {len(done)} existing" if done else ""
     print(f"wrote {written} degraded image(s) to {output}{kept}" + (f"; skipped {len(failed)} unreadable: {failed}" if failed else ""))

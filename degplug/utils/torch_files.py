@@ -40,7 +40,7 @@ def load_weights_only(path: str | Path, what: str, map_location: str | torch.dev
             ) from None
         detail = text.strip().splitlines()[-1] if "Weights only load failed" not in text else _last_reason(text)
         raise ValueError(f"{path}: cannot read {what}: the file is corrupt or not a torch file ({detail})") from None
-    except Exception as error:  # torch.load raises many kinds on damaged data (zip, struct, EOF, Runtime...)
+    except Exception as error:  # noqa: BLE001 (torch.load raises many kinds on damaged data: zip, struct, EOF, Runtime...)
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         first = first.split(". This is an internal miniz error")[0]
         raise ValueError(f"{path}: cannot read {what}: the file is truncated or corrupt ({first})") from None

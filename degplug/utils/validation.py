@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 _RANGE_TOLERANCE = 1e-3
@@ -53,9 +55,9 @@ def require_finite_losses(losses: dict, what: str, iteration: int) -> None:
     """
     checked = {k: v for k, v in losses.items() if k in ("loss", "aux_loss") or k.startswith("l_")}
     values = {k: float(v.detach().float().sum()) if isinstance(v, torch.Tensor) else float(v) for k, v in checked.items()}
-    if all(value == value and abs(value) != float("inf") for value in values.values()):
+    if all(math.isfinite(value) for value in values.values()):
         return
-    terms = {k: v for k, v in values.items() if k.startswith("l_") or not (v == v and abs(v) != float("inf"))}
+    terms = {k: v for k, v in values.items() if k.startswith("l_") or not math.isfinite(v)}
     raise FloatingPointError(f"{what} loss is not finite at iteration {iteration} ({terms}); {NON_FINITE_ADVICE}")
 
 

@@ -9,7 +9,6 @@ import torch
 
 from degplug.cli.main import main
 from degplug.data.image_io import read_image, write_image
-
 from tests.unit.degradation_helpers import textured_image
 
 
@@ -81,8 +80,8 @@ def test_output_folder_inside_the_input_folder_is_not_degraded_again(tmp_path, i
 
 
 def test_writes_are_atomic_and_the_json_comes_last(tmp_path, inputs, monkeypatch):
-    import degplug.cli.degrade as degrade
-    import degplug.utils.atomic as atomic
+    from degplug.cli import degrade
+    from degplug.utils import atomic
 
     order = []
     real = atomic.atomic_write

@@ -75,6 +75,7 @@ def _image_bytes(kind: str) -> tuple[str, bytes]:
     if kind == "png16":
         array = (photo.permute(1, 2, 0).numpy() * 65535).round().astype(np.uint16)
         ok, encoded = cv2.imencode(".png", np.ascontiguousarray(array[:, :, ::-1]))
+        assert ok
         return "sixteen_bit.png", encoded.tobytes()
     if kind == "palette":
         rgb = Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
@@ -272,7 +273,7 @@ def test_hostile_checkpoint(good, tmp_path, capsys, caplog, verb, slot, kind):
     out = tmp_path / "out"
     if verb in ("eval udm", "eval ndr", "analyze"):
         _data_folder(good, tmp_path, None, verb)
-    argv, written = _argv(verb, good, out, slot=slot, file=hostile)
+    argv, _ = _argv(verb, good, out, slot=slot, file=hostile)
     code, text = _run(capsys, caplog, argv)
     assert "Traceback" not in text
     assert code == 1, text

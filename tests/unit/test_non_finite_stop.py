@@ -11,8 +11,8 @@ from degplug.data.transfer_tuples import TransferTupleDataset
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
 
-TINY = dict(embed_dim=16, map_channels=2, encoder_width=8, long_kernel=3, synthesis_width=8,
-            synthesis_blocks=[1, 1, 1, 1, 1], rate_hidden=8)
+TINY = {"embed_dim": 16, "map_channels": 2, "encoder_width": 8, "long_kernel": 3, "synthesis_width": 8,
+        "synthesis_blocks": [1, 1, 1, 1, 1], "rate_hidden": 8}
 TRAINING = {"dists_pretrained": False, "queue_size": 8, "weights": {"similarity": 0.0, "l1": 1.0, "gan": 0.05}}
 
 
@@ -111,8 +111,8 @@ def _editor_and_optimizers(lr: float):
 
     torch.manual_seed(0)
     editor = tiny_editor(gan=0.05)
-    settings = dict(generator=dict(optimizer=dict(type="Adam", lr=lr)), discriminator=dict(optimizer=dict(type="Adam", lr=lr)))
-    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type="UDMOptimWrapperConstructor", optim_wrapper_cfg=settings))
+    settings = {"generator": {"optimizer": {"type": "Adam", "lr": lr}}, "discriminator": {"optimizer": {"type": "Adam", "lr": lr}}}
+    constructor = OPTIM_WRAPPER_CONSTRUCTORS.build({"type": "UDMOptimWrapperConstructor", "optim_wrapper_cfg": settings})
     return editor, constructor(editor)
 
 
@@ -121,7 +121,7 @@ def test_mmagic_too_large_learning_rate_stops_cleanly_before_stepping():
 
     editor, optimizers = _editor_and_optimizers(lr=1e4)
     data = tiny_batch()
-    stepped = [p for name in optimizers.keys() for group in optimizers[name].optimizer.param_groups for p in group["params"]]
+    stepped = [p for name in optimizers.keys() for group in optimizers[name].optimizer.param_groups for p in group["params"]]  # noqa: SIM118 (iterating an OptimWrapperDict does not give its names)
     for _ in range(10):
         before = _snapshot(stepped)
         try:

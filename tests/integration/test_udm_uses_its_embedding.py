@@ -1,0 +1,128 @@
+"""Does a tiny UDM learn to use its embedding? The toy task of issue 13, kept as a test.
+
+Task: the reference is either blurred (Gaussian σ 3) or clean, and the target gets the same. A
+model that uses its embedding gives clearly different outputs for a blurred and a clean reference,
+each closer to its own target; one that ignores it returns the same image for both.
+
+Both tests are expected failures today (strict: they fail loudly once they pass, so the marker is
+removed): with every fix of issue 13 applied (Adam eps 1e-8, e_g standardised to 2 quantisation
+bins, the contrastive term on) the tiny model still gives the same output for both references after
+a few hundred CPU steps (0.07/255 apart after 800 steps, measured). With an oracle embedding
+(e_g = ±1 on one dimension, no encoder) the same synthesis network separates them by 8.2/255 in
+300 steps, so what is missing is the encoder→synthesis path learning fast enough, not the
+synthesis network's capacity. The figures are printed (run with ``-s``).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from degplug.data.embedded import embedded_photo_paths
+from degplug.data.image_io import read_image
+from degplug.degradations import kernels
+from degplug.degradations.filtering import filter2d
+from degplug.losses import UDMLossWeights
+from degplug.udm.config import UDMConfig
+from degplug.udm.model import UniversalDegradationModel
+from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.xfail(strict=True, reason="issue 13: a tiny UDM does not yet learn to use its embedding in a few hundred CPU steps"),
+]
+
+STEPS = 400
+CROP = 32
+BLUR = kernels.gaussian_kernel(19, 3.0, 3.0, 0.0)
+
+
+def _blur(images: torch.Tensor) -> torch.Tensor:
+    return filter2d(images, BLUR)
+
+
+def _crops(images: list[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    out = []
+    for _ in range(count):
+        image = images[int(torch.randint(len(images), (1,), generator=generator))]
+        top = int(torch.randint(image.shape[1] - size + 1, (1,), generator=generator))
+        left = int(torch.randint(image.shape[2] - size + 1, (1,), generator=generator))
+        out.append(image[:, top : top + size, left : left + size])
+    return torch.stack(out)
+
+
+def _train_toy_udm(steps: int = STEPS) -> UniversalDegradationModel:
+    torch.manual_seed(0)
+    train = [read_image(path) for path in embedded_photo_paths("train")]
+    model = UniversalDegradationModel(**UDMConfig.small(embed_dim=16, encoder_width=8, synthesis_width=12).to_dict())
+    weights = UDMLossWeights(similarity=0.0, l1=1.0, color=0.0, diversity=0.0, gan=0.0, contrastive=0.1,
+                             rate_g=0.0, rate_l=0.0)
+    step = UDMTrainingStep(model, UDMTrainingOptions(weights=weights, dists_pretrained=False, queue_size=32))
+    groups = step.parameter_groups()
+    optimizer = torch.optim.Adam(groups["main"], lr=1e-3, eps=1e-8)
+    aux_optimizer = torch.optim.Adam(groups["aux"], lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        clean = _crops(train, 4, CROP, generator)
+        other = _crops(train, 4, CROP, generator)
+        blurred = (torch.rand(4, generator=generator) < 0.5).float().view(-1, 1, 1, 1)
+        batch = {
+            "gt": clean,
+            "lq": blurred * _blur(clean) + (1 - blurred) * clean,
+            "lq_pos": blurred * _blur(other) + (1 - blurred) * other,  # same degradation, other content
+        }
+        out = step.generator_losses(batch, generator)
+        optimizer.zero_grad()
+        aux_optimizer.zero_grad()
+        (out["loss"] + out["aux_loss"]).backward()
+        optimizer.step()
+        aux_optimizer.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def toy_model():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield _train_toy_udm()
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    val = [read_image(path) for path in embedded_photo_paths("val")]
+    generator = torch.Generator().manual_seed(123)
+    return _crops(val, 4, 96, generator), _crops(val, 4, 96, generator)
+
+
+def test_blurred_and_clean_references_give_different_outputs_each_closer_to_its_target(toy_model, held_out):
+    clean, reference = held_out
+    with torch.no_grad():
+        out_blurred = toy_model.synthesize(clean, toy_model.encode(_blur(reference)), seed=0)
+        out_clean = toy_model.synthesize(clean, toy_model.encode(reference), seed=0)
+    target_blurred, target_clean = _blur(clean), clean
+    difference = float((out_blurred - out_clean).abs().mean()) * 255
+    print(f"\ntoy task: outputs differ by {difference:.2f}/255 between a blurred and a clean reference")
+    assert difference > 2.0
+    assert (out_blurred - target_blurred).abs().mean() < (out_blurred - target_clean).abs().mean()
+    assert (out_clean - target_clean).abs().mean() < (out_clean - target_blurred).abs().mean()
+
+
+def test_e_l_differs_between_the_halves_of_a_half_image_degradation(toy_model, held_out):
+    _, reference = held_out
+    width = reference.shape[-1]
+    half_blurred = reference.clone()
+    half_blurred[..., : width // 2] = _blur(reference)[..., : width // 2]
+    with torch.no_grad():
+        half_map = toy_model.encode(half_blurred).local_map
+        whole_map = toy_model.encode(_blur(reference)).local_map
+
+    def left_right(local_map: torch.Tensor) -> float:
+        half = local_map.shape[-1] // 2
+        return float((local_map[..., :half].mean(dim=(-2, -1)) - local_map[..., half:].mean(dim=(-2, -1))).abs().mean())
+
+    print(f"\ne_l left-right difference: half-image blur {left_right(half_map):.4f}, whole-image blur {left_right(whole_map):.4f}")
+    assert left_right(half_map) > 0.05
+    assert left_right(half_map) > 3 * left_right(whole_map)

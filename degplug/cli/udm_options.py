@@ -16,7 +16,7 @@ DEFAULT_MAX_PIXELS = 2048 * 2048
 
 
 def add_udm_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt", required=True, help="UDM checkpoint written by UniversalDegradationModel.save_checkpoint or training")
+    parser.add_argument("--ckpt", required=True, help="UDM checkpoint written by UniversalDegradationModel.save_checkpoint or training, or the shipped model's name: small")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="where to run (default: cuda if available, else cpu)")
     parser.add_argument(
         "--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",

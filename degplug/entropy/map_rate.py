@@ -12,7 +12,17 @@ from degplug.entropy.factorized import AuxParameterSplit, FactorizedDensity, bit
 DEFAULT_MAP_SCALE = 16.0
 """(choice) ``e_l`` ∈ [0, 1] is multiplied by this before quantisation: unit-step rounding then
 keeps 17 levels per value, fine enough for a smooth degradation map and coarse enough that the
-rate loss has something to remove. The sources do not state a value."""
+rate loss has something to remove. The sources do not state a value: the authors feed the sigmoid
+output to an EntropyBottleneck with unit bins (scale 1, at most about one bit per channel and
+position) or to a learned compressor. ``UDMConfig.map_scale`` sets it per model.
+
+Calibration (issue 13): at this scale a map can cost up to ~4 bits per channel and position, ~16
+bits per position for 4 channels, against an L1 of about 0.03: with ``rate_l = 1`` (the paper's
+weight, relative to 10·DISTS) the demo's trained ``e_l`` was exactly 0 everywhere. The CPU recipe
+``options/udm_small.yml`` weighs it 2·10⁻⁴ per bit per position; even there the rate fell from 20
+to 0.2 bits per position in 2500 CPU steps and the map stayed constant (left−right difference
+0.0000 on half-image degradations): the synthesis network had not yet learned to use it, so its
+bits bought nothing."""
 
 _COMPRESSOR_STRIDE = 16  # 4 · 2 · 2: the analysis transform's total downsampling
 

@@ -130,6 +130,9 @@ class DegradationOp:
     defaults: ClassVar[dict[str, Any]] = {}
     #: where the operator sits in a real imaging chain (scene → optics → sensor → codec → display)
     stage: ClassVar[int] = 50
+    #: ``apply`` is at least as fast on a channels-last CPU tensor (OpenCV paths, elementwise
+    #: maths) and returns the same values; the pipeline then keeps the batch channels-last
+    channels_last_ok: ClassVar[bool] = False
 
     def __init__(self, **config: Any) -> None:
         unknown = sorted(set(config) - set(self.defaults))

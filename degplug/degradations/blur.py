@@ -17,6 +17,7 @@ class _KernelBlurOp(DegradationOp):
     """Shared apply: correlate with the kernel that ``kernel(params)`` builds."""
 
     stage = 30
+    channels_last_ok = True
 
     @staticmethod
     def kernel(params: DegradationParams) -> torch.Tensor:

@@ -1,15 +1,29 @@
 """Filtering helpers shared by the operators: 2-D convolution with reflect borders, resizing.
 
-On CPU float32 tensors the convolution runs through OpenCV: a kernel whose singular value
-decomposition has few terms (every isotropic or axis-aligned Gaussian has one, most rotated ones a
-handful) becomes a sum of separable ``sepFilter2D`` passes (O(k) per pixel instead of O(k²)),
-truncated where the dropped part of the kernel has L1 norm below ``SEPARABLE_TOLERANCE`` (so
-outputs move by less than that); other kernels use ``filter2D``. Elsewhere (GPU, float64) it is
-``conv2d``. All paths use the same border rule (reflect without repeating the edge pixel) and the
-same correlation convention. Upsampling on the CPU likewise uses OpenCV's resize, which computes
-the same bilinear/bicubic (A = −0.75, half-pixel centres) interpolation as torch, faster, and area
-shrinking uses OpenCV's INTER_AREA, which has the same exact-coverage weights as
-:func:`area_weights`.
+On CPU float32 tensors the convolution runs through OpenCV on H×W×C memory. The kernel is first
+trimmed (outer row or column pairs whose L1 mass sums to at most ``TRIM_TOLERANCE`` are dropped);
+then the cheapest of three exact-to-tolerance ways is taken by a per-pixel cost model:
+
+- a sum of separable ``sepFilter2D`` passes (O(k) per pixel instead of O(k²)) when the kernel's
+  singular value decomposition reaches ``SEPARABLE_TOLERANCE`` (L1) in few terms: every isotropic
+  or axis-aligned Gaussian has one term (found from its marginals, without an SVD), rotated ones
+  several;
+- ``filter2D`` while the kernel is small enough for its direct (non-DFT) path;
+- a float32 DFT (``cv2.dft``) of the reflect-padded image, for large non-separable kernels.
+
+The kernel applied differs from the requested one by at most ``TRIM_TOLERANCE +
+SEPARABLE_TOLERANCE`` in L1 norm, so on images in [0, 1] outputs move by at most that (6e-6),
+plus float32 rounding. Elsewhere (GPU, float64, input requiring grad) it is ``conv2d``. All paths
+use the same border rule (reflect without repeating the edge pixel) and the same correlation
+convention. Upsampling on the CPU likewise uses OpenCV's resize, which computes the same
+bilinear/bicubic (A = −0.75, half-pixel centres) interpolation as torch, faster, and area resizing
+uses OpenCV's INTER_AREA when shrinking, which has the same exact-coverage weights as
+:func:`area_weights` (not when enlarging: there OpenCV puts some pixels whose edges coincide with
+input pixel edges on the wrong side).
+
+The OpenCV paths keep the memory format of their input: a channels-last tensor (physically
+N×H×W×C, what :func:`~degplug.degradations.pipeline.apply_degradation_params` hands them) is read
+and written without transposing copies; a standard N×C×H×W one comes back standard.
 """
 
 from __future__ import annotations
@@ -21,54 +35,150 @@ import torch.nn.functional as F
 
 
 SEPARABLE_TOLERANCE = 5e-6
+TRIM_TOLERANCE = 1e-6
+#: OpenCV's filter2D takes its (slower) DFT path for float32 kernels of this area or more
+_DIRECT_MAX_AREA = 130
+# relative costs per pixel and channel, measured on 256² float32 images, one thread, unit = one tap
+# of filter2D's direct path: a sepFilter2D pass of a kh×kw term; the DFT path of filtering.py
+_SEPARABLE_TERM_COST = (5.0, 1.6)  # 5 + 1.6 (kh + kw)
+_DFT_COST = 125.0
 
 
-def separable_terms(kernel: torch.Tensor) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """``[(column, row), ...]`` with ``kernel ≈ Σ column ⊗ row``, or None when that is not cheaper."""
-    size = kernel.shape[-1]
-    max_terms = max(1, size // 4)
-    u, s, vh = torch.linalg.svd(kernel.double())
-    for rank in range(1, max_terms + 1):
-        approximation = (u[:, :rank] * s[:rank]) @ vh[:rank]
-        if float((kernel.double() - approximation).abs().sum()) < SEPARABLE_TOLERANCE:
+def is_channels_last(batch: torch.Tensor) -> bool:
+    """True when ``batch`` (N×C×H×W) is stored channels-last and not also standard-contiguous."""
+    return (
+        batch.dim() == 4
+        and batch.shape[1] > 1
+        and not batch.is_contiguous()
+        and batch.is_contiguous(memory_format=torch.channels_last)
+    )
+
+
+def empty_like_layout(batch: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """An empty CPU float32 tensor of ``shape`` stored like ``batch`` (channels-last or standard)."""
+    if is_channels_last(batch):
+        return torch.empty(shape, dtype=torch.float32, memory_format=torch.channels_last)
+    return torch.empty(shape, dtype=torch.float32)
+
+
+def nhwc_view(batch: torch.Tensor) -> np.ndarray:
+    """N×H×W×C numpy view of an N×C×H×W CPU tensor (no copy; contiguous when it is channels-last)."""
+    return batch.detach().permute(0, 2, 3, 1).numpy()
+
+
+def trim_kernel(kernel: np.ndarray) -> np.ndarray:
+    """``kernel`` (odd sides) without the outer row/column pairs of total L1 mass ≤ ``TRIM_TOLERANCE``.
+
+    Pairs are dropped symmetrically (top with bottom, left with right), so the centre stays the
+    anchor; the smaller of the next row pair and column pair goes first.
+    """
+    magnitude = np.abs(kernel)
+    top, bottom, left, right = 0, kernel.shape[0], 0, kernel.shape[1]
+    dropped = 0.0
+    while True:
+        rows = magnitude[top, left:right].sum() + magnitude[bottom - 1, left:right].sum() if bottom - top > 1 else np.inf
+        columns = magnitude[top:bottom, left].sum() + magnitude[top:bottom, right - 1].sum() if right - left > 1 else np.inf
+        if min(rows, columns) + dropped > TRIM_TOLERANCE:
+            break
+        if rows <= columns:
+            dropped += rows
+            top, bottom = top + 1, bottom - 1
+        else:
+            dropped += columns
+            left, right = left + 1, right - 1
+    return kernel[top:bottom, left:right]
+
+
+def _low_rank_terms(kernel: np.ndarray, max_terms: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """``[(column, row), ...]`` with L1 ``‖kernel − Σ column ⊗ row‖ < SEPARABLE_TOLERANCE``, at most ``max_terms``."""
+    if max_terms < 1:
+        return None
+    total = kernel.sum()
+    if abs(total) > 1e-12:  # rank one: the outer product of the marginals (no SVD needed)
+        column, row = kernel.sum(axis=1), kernel.sum(axis=0) / total
+        if np.abs(kernel - np.outer(column, row)).sum() < SEPARABLE_TOLERANCE:
+            return [(column.astype(np.float32), row.astype(np.float32))]
+    if max_terms < 2:
+        return None
+    u, s, vh = np.linalg.svd(kernel)
+    residual = kernel.copy()
+    for rank in range(min(max_terms, len(s))):
+        residual -= np.outer(u[:, rank] * s[rank], vh[rank])
+        if np.abs(residual).sum() < SEPARABLE_TOLERANCE:
             return [
-                (np.ascontiguousarray((u[:, r] * s[r]).numpy(), dtype=np.float32), np.ascontiguousarray(vh[r].numpy(), dtype=np.float32))
-                for r in range(rank)
+                (np.ascontiguousarray(u[:, r] * s[r], dtype=np.float32), np.ascontiguousarray(vh[r], dtype=np.float32))
+                for r in range(rank + 1)
             ]
     return None
 
 
-def _filter_hwc(hwc: np.ndarray, kernel: np.ndarray, terms: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
-    if terms is None:
-        return cv2.filter2D(hwc, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
-    out = None
-    for column, row in terms:
-        part = cv2.sepFilter2D(hwc, -1, row, column, borderType=cv2.BORDER_REFLECT_101)
-        out = part if out is None else out + part
-    return out
+class _FilterPlan:
+    """How one kernel is applied to H×W×C float32 arrays: ``method`` is 'separable', 'direct' or 'dft'."""
+
+    def __init__(self, kernel: torch.Tensor) -> None:
+        self.kernel = trim_kernel(kernel.detach().double().cpu().numpy())
+        kh, kw = self.kernel.shape
+        area = kh * kw
+        term = _SEPARABLE_TERM_COST[0] + _SEPARABLE_TERM_COST[1] * (kh + kw)
+        direct = float(area) if area < _DIRECT_MAX_AREA else np.inf
+        best_other = min(direct, _DFT_COST)
+        self.terms = _low_rank_terms(self.kernel, int(best_other // term))
+        if self.terms is not None:
+            self.method = "separable"
+        else:
+            self.method = "direct" if direct <= _DFT_COST else "dft"
+        self.kernel32 = self.kernel.astype(np.float32)
+        self._spectrum: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, hwc: np.ndarray) -> np.ndarray:
+        if self.method == "separable":
+            out = None
+            for column, row in self.terms:
+                part = cv2.sepFilter2D(hwc, -1, row, column, borderType=cv2.BORDER_REFLECT_101)
+                out = part if out is None else cv2.add(out, part, dst=out)
+            return out
+        if self.method == "direct":
+            return cv2.filter2D(hwc, -1, self.kernel32, borderType=cv2.BORDER_REFLECT_101)
+        return self._dft(hwc)
+
+    def _dft(self, hwc: np.ndarray) -> np.ndarray:
+        """Circular correlation of the reflect-padded image by a float32 DFT; exact away from the wrap."""
+        height, width = hwc.shape[:2]
+        kh, kw = self.kernel.shape
+        fh, fw = cv2.getOptimalDFTSize(height + kh - 1), cv2.getOptimalDFTSize(width + kw - 1)
+        spectrum = self._spectrum.get((fh, fw))
+        if spectrum is None:
+            placed = np.zeros((fh, fw), dtype=np.float32)
+            placed[:kh, :kw] = self.kernel32
+            spectrum = self._spectrum[(fh, fw)] = cv2.dft(placed, nonzeroRows=kh)
+        padded = cv2.copyMakeBorder(hwc, kh // 2, kh // 2, kw // 2, kw // 2, cv2.BORDER_REFLECT_101)
+        # the zero margin up to the DFT size only reaches outputs outside the image (no wrap-around)
+        padded = cv2.copyMakeBorder(padded, 0, fh - padded.shape[0], 0, fw - padded.shape[1], cv2.BORDER_CONSTANT, value=0)
+        channels = cv2.split(padded) if padded.ndim == 3 else [padded]
+        out = []
+        for channel in channels:
+            product = cv2.mulSpectrums(cv2.dft(channel, nonzeroRows=height + kh - 1), spectrum, 0, conjB=True)
+            out.append(cv2.idft(product, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[:height, :width])
+        return cv2.merge(out) if padded.ndim == 3 else out[0]
 
 
 def filter2d(batch: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of ``batch`` (N×C×H×W) with the ``k×k`` ``kernel``; same size out.
 
-    CPU float32 input runs through OpenCV (fast, no autograd); input that requires grad (e.g. an
+    CPU float32 input runs through OpenCV (fast, no autograd; see the module docstring for the
+    tolerance, the output keeps the input's memory format); input that requires grad (e.g. an
     operator handed to an operator-based restorer) and other devices/dtypes run as a torch conv with
     the same reflect padding, so the result is differentiable.
     """
     kernel = kernel.to(torch.float32)
     if batch.device.type == "cpu" and batch.dtype == torch.float32 and not batch.requires_grad:
-        kernel_np = kernel.numpy()
-        terms = separable_terms(kernel)
-        out = np.empty(tuple(batch.shape), dtype=np.float32)
-        source = batch.detach().numpy()
+        plan = _FilterPlan(kernel)
+        out = empty_like_layout(batch, tuple(batch.shape))
+        source, target = nhwc_view(batch), nhwc_view(out)
         for n in range(batch.shape[0]):
-            # OpenCV filters an H×W×C array channel by channel (C ≤ 4 per call)
-            hwc = np.ascontiguousarray(source[n].transpose(1, 2, 0))
-            filtered = _filter_hwc(hwc, kernel_np, terms)
-            if filtered.ndim == 2:
-                filtered = filtered[:, :, None]
-            out[n] = filtered.transpose(2, 0, 1)
-        return torch.from_numpy(out)
+            filtered = plan(np.ascontiguousarray(source[n]))
+            target[n] = filtered[:, :, None] if filtered.ndim == 2 else filtered
+        return out
     channels = batch.shape[1]
     k = kernel.shape[-1]
     pad = k // 2
@@ -87,12 +197,12 @@ def _opencv_ok(batch: torch.Tensor) -> bool:
 
 
 def _opencv_resize(batch: torch.Tensor, height: int, width: int, flag: int) -> torch.Tensor:
-    source = batch.detach().numpy()
-    out = np.empty((batch.shape[0], batch.shape[1], height, width), dtype=np.float32)
+    out = empty_like_layout(batch, (batch.shape[0], batch.shape[1], height, width))
+    source, target = nhwc_view(batch), nhwc_view(out)
     for n in range(batch.shape[0]):
-        resized = cv2.resize(np.ascontiguousarray(source[n].transpose(1, 2, 0)), (width, height), interpolation=flag)
-        out[n] = (resized[:, :, None] if resized.ndim == 2 else resized).transpose(2, 0, 1)
-    return torch.from_numpy(out)
+        resized = cv2.resize(np.ascontiguousarray(source[n]), (width, height), interpolation=flag)
+        target[n] = resized[:, :, None] if resized.ndim == 2 else resized
+    return out
 
 
 def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
@@ -105,6 +215,8 @@ def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> to
     if interpolation == "nearest":
         return F.interpolate(batch, size=(height, width), mode="nearest")
     if interpolation == "area":
+        # OpenCV's INTER_AREA has the exact coverage weights when shrinking; when enlarging it
+        # misplaces pixels whose edges coincide with input pixel edges (e.g. 72 -> 160), so not there
         if _opencv_ok(batch) and height <= batch.shape[-2] and width <= batch.shape[-1]:
             return _opencv_resize(batch, height, width, cv2.INTER_AREA)  # the same weights, faster
         rows = area_weights(batch.shape[-2], height).to(batch)

@@ -10,21 +10,26 @@ import torch
 
 from degplug.degradations import sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
+from degplug.degradations.filtering import empty_like_layout, nhwc_view
 from degplug.degradations.registry import register_operator
 
 
 def jpeg_roundtrip(batch: torch.Tensor, quality: int) -> torch.Tensor:
-    """Encode each image of N×3×H×W in [0, 1] as 8-bit JPEG at ``quality`` and decode it."""
-    source = (batch.detach().float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).cpu().numpy()
-    decoded = np.empty(source.shape, dtype=np.float32)
+    """Encode each image of N×3×H×W in [0, 1] as 8-bit JPEG at ``quality`` and decode it.
+
+    The result keeps the memory format of ``batch`` on the CPU (channels-last in, channels-last
+    out: no transposing copies); values are the decoded bytes divided by 255.
+    """
+    eight_bit = (batch.detach().float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).cpu()
+    out = empty_like_layout(eight_bit, tuple(eight_bit.shape))
+    source, target = nhwc_view(eight_bit), nhwc_view(out)
     for n in range(source.shape[0]):
-        bgr = np.ascontiguousarray(source[n, ::-1].transpose(1, 2, 0))
+        bgr = np.ascontiguousarray(source[n, :, :, ::-1])
         ok, encoded = cv2.imencode(".jpg", bgr, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
         if not ok:
             raise RuntimeError(f"OpenCV failed to JPEG-encode an image of shape {bgr.shape}")
-        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
-        decoded[n] = image.transpose(2, 0, 1)[::-1]
-    return torch.from_numpy(decoded / 255.0).to(device=batch.device, dtype=batch.dtype)
+        target[n] = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1]
+    return out.div_(255.0).to(device=batch.device, dtype=batch.dtype)
 
 
 @dataclasses.dataclass
@@ -41,6 +46,7 @@ class Jpeg(DegradationOp):
     name = "jpeg"
     params_class = JpegParams
     stage = 70
+    channels_last_ok = True
     defaults = {"quality": [30, 95]}
 
     def validate_config(self) -> None:

@@ -34,6 +34,7 @@ def unit_noise(batch: torch.Tensor, seed: int, gray: bool) -> torch.Tensor:
 
 class _NoiseOp(DegradationOp):
     stage = 50
+    channels_last_ok = True
 
     def validate_config(self) -> None:
         for key, spec in self.config.items():

@@ -163,19 +163,25 @@ def _operator_for(type_name: str) -> DegradationOp:
 def apply_degradation_params(image: torch.Tensor, params: PipelineParams) -> torch.Tensor:
     """Replay recorded steps on ``image`` (3×H×W or N×3×H×W in [0, 1]); pure and deterministic.
 
-    Only the registry is needed, not the pipeline that sampled ``params``.
+    Only the registry is needed, not the pipeline that sampled ``params``. On the CPU, runs of
+    operators that work on channels-last memory (``channels_last_ok``: blur, resize, noise,
+    JPEG) get the batch channels-last, so their OpenCV calls read and write H×W×C arrays without
+    transposing copies; the result is returned in the standard layout.
     """
     batch, single = as_batch(image)
     check_image("image", batch)
     input_size = (int(batch.shape[-2]), int(batch.shape[-1]))
+    fast_layout = batch.device.type == "cpu" and batch.dtype == torch.float32 and not batch.requires_grad and batch.shape[1] > 1
     out = batch
     for step in params.steps:
         operator = _operator_for(step.type)
+        if fast_layout:
+            out = out.contiguous(memory_format=torch.channels_last if operator.channels_last_ok else torch.contiguous_format)
         if isinstance(operator, ResizeBack):
             out = operator.apply(out, step.params, size=input_size)
         else:
             out = operator.apply(out, step.params)
-    return restore_layout(out, single)
+    return restore_layout(out.contiguous(), single)
 
 
 class DegradationPipeline:

@@ -31,6 +31,7 @@ class Resize(DegradationOp):
     name = "resize"
     params_class = ResizeParams
     stage = 40
+    channels_last_ok = True
     defaults = {"scale": [0.25, 1.0], "interpolation": ["area", "bilinear", "bicubic"]}
 
     def validate_config(self) -> None:
@@ -71,6 +72,7 @@ class ResizeBack(DegradationOp):
     name = "resize_back"
     params_class = ResizeBackParams
     stage = 90
+    channels_last_ok = True
     defaults = {"interpolation": ["area", "bilinear", "bicubic"]}
 
     def validate_config(self) -> None:

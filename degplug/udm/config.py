@@ -38,6 +38,9 @@ class UDMConfig:
     global_input_scale: float = 2.0
     # e_l in [0, 1] is multiplied by this before quantisation (degplug.entropy.map_rate.DEFAULT_MAP_SCALE)
     map_scale: float = 16.0
+    # > 0: HDEN and IDEN also read the image's high-pass band times this gain
+    # (degplug.udm.encoder_input.HighPassInput); 0: the image only (the paper)
+    encoder_highpass_gain: float = 0.0
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -53,11 +56,13 @@ class UDMConfig:
         ):
             raise ValueError(f"UDM option 'synthesis_blocks' must be a list of 5 non-negative integers, got {self.synthesis_blocks!r}")
         self.synthesis_blocks = tuple(int(b) for b in self.synthesis_blocks)
+        if self.architecture == "official" and self.encoder_highpass_gain != 0:
+            raise ValueError("UDM option 'encoder_highpass_gain' is a degplug encoder option; the official architecture reads the image only (set it to 0)")
         if len(self.synthesis_blocks) != 5:
             raise ValueError(f"synthesis_blocks needs 5 stage depths, got {self.synthesis_blocks}")
         if self.map_channels < 0 or self.embed_dim <= 0:
             raise ValueError("embed_dim must be positive and map_channels non-negative")
-        for name, low in (("global_input_scale", 0.0), ("map_scale", None)):
+        for name, low in (("global_input_scale", 0.0), ("map_scale", None), ("encoder_highpass_gain", 0.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 or (low is not None and value == low)):
                 raise ValueError(f"UDM option {name!r} must be a {'non-negative' if low is not None else 'positive'} number, got {value!r}")

@@ -31,11 +31,11 @@ def conv_bn_act(in_channels: int, out_channels: int, kernel_size: int, stride: i
 
 
 class ShortRangeBranch(nn.Sequential):
-    """N×3×H×W → N×4w×ceil(H/2)×ceil(W/2)."""
+    """N×in_channels×H×W → N×4w×ceil(H/2)×ceil(W/2)."""
 
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 64, in_channels: int = 3) -> None:
         super().__init__(
-            conv_bn_act(3, width, 3),
+            conv_bn_act(in_channels, width, 3),
             conv_bn_act(width, width, 1),
             conv_bn_act(width, 2 * width, 3, stride=2),
             conv_bn_act(2 * width, 2 * width, 1),
@@ -52,19 +52,22 @@ class LongRangeBranch(nn.Module):
         width: w.
         kernel_size: k of the first (large) convolution, odd.
         input_scale: factor the image is resized by before the branch (1 = full resolution).
+        front: applied after the resize (e.g. ``HighPassInput``, so its band is computed at the
+            branch's own resolution); its ``out_channels`` is what the first convolution reads.
     """
 
     stride = 4
 
-    def __init__(self, width: int = 64, kernel_size: int = 13, input_scale: float = 1.0) -> None:
+    def __init__(self, width: int = 64, kernel_size: int = 13, input_scale: float = 1.0, front: nn.Module | None = None) -> None:
         super().__init__()
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"LongRangeBranch: kernel_size must be odd and positive, got {kernel_size}")
         if not 0 < input_scale <= 1:
             raise ValueError(f"LongRangeBranch: input_scale must be in (0, 1], got {input_scale}")
         self.input_scale = float(input_scale)
+        self.front = front if front is not None else nn.Identity()
         self.layers = nn.Sequential(
-            conv_bn_act(3, width, kernel_size),
+            conv_bn_act(getattr(front, "out_channels", 3), width, kernel_size),
             conv_bn_act(width, width, 3, stride=2),
             conv_bn_act(width, 2 * width, 3, stride=2),
             conv_bn_act(2 * width, 4 * width, 3),
@@ -80,4 +83,4 @@ class LongRangeBranch(nn.Module):
             height, width = image.shape[-2:]
             size = (max(1, round(height * self.input_scale)), max(1, round(width * self.input_scale)))
             image = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)
-        return self.layers(image)
+        return self.layers(self.front(image))

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from degplug.udm.encoder_branches import LongRangeBranch, ShortRangeBranch
+from degplug.udm.encoder_input import HighPassInput
 from degplug.utils.validation import check_image
 
 
@@ -22,6 +23,9 @@ class HomogeneousEncoder(nn.Module):
         long_kernel: kernel size of the long-range branch's first convolution (odd; 13).
         long_input_scale: the image is resized by this factor (in (0, 1]) before the long-range
             branch.
+        highpass_gain: > 0 makes both branches read the image together with its high-pass band
+            times this gain (``degplug.udm.encoder_input.HighPassInput``); 0 (the paper) reads
+            the image only.
 
     Inputs must be at least ``min_input_size`` (8 at the defaults; ``ceil(8 / long_input_scale)``
     otherwise) on each side; any odd or non-square size above that works.
@@ -34,11 +38,13 @@ class HomogeneousEncoder(nn.Module):
         embed_dim: int = 256,
         long_kernel: int = 13,
         long_input_scale: float = 1.0,
+        highpass_gain: float = 0.0,
     ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
-        self.short_range = ShortRangeBranch(width)
-        self.long_range = LongRangeBranch(width, long_kernel, long_input_scale)
+        self.input_bands = HighPassInput(highpass_gain)  # parameter-free, shared by both branches
+        self.short_range = ShortRangeBranch(width, in_channels=self.input_bands.out_channels)
+        self.long_range = LongRangeBranch(width, long_kernel, long_input_scale, front=self.input_bands)
         self.pool = nn.AdaptiveAvgPool2d(1)
         pooled = self.short_range.out_channels + self.long_range.out_channels
         self.mlp = nn.Sequential(
@@ -54,6 +60,6 @@ class HomogeneousEncoder(nn.Module):
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """y: N×3×H×W in [0, 1], H, W ≥ ``min_input_size`` → e_g: N×embed_dim."""
         check_image("y", y, channels=3, min_size=self.min_input_size)
-        short = self.pool(self.short_range(y)).flatten(1)
+        short = self.pool(self.short_range(self.input_bands(y))).flatten(1)
         long = self.pool(self.long_range(y)).flatten(1)
         return self.mlp(torch.cat([short, long], dim=1))

@@ -7,6 +7,7 @@ from torch import nn
 
 from degplug.nn.ida import half_size, resize_map
 from degplug.udm.encoder_branches import LongRangeBranch, ShortRangeBranch
+from degplug.udm.encoder_input import HighPassInput
 from degplug.utils.validation import check_image
 
 
@@ -25,6 +26,9 @@ class InhomogeneousEncoder(nn.Module):
         long_kernel: kernel size of the long-range branch's first convolution (odd; 13).
         long_input_scale: the image is resized by this factor (in (0, 1]) before the long-range
             branch.
+        highpass_gain: > 0 makes both branches read the image together with its high-pass band
+            times this gain (``degplug.udm.encoder_input.HighPassInput``); 0 (the paper) reads
+            the image only.
 
     Inputs must be at least ``min_input_size`` (8 at the defaults) on each side.
     """
@@ -35,13 +39,15 @@ class InhomogeneousEncoder(nn.Module):
         map_channels: int = 4,
         long_kernel: int = 13,
         long_input_scale: float = 1.0,
+        highpass_gain: float = 0.0,
     ) -> None:
         super().__init__()
         if map_channels < 1:
             raise ValueError(f"InhomogeneousEncoder: map_channels must be >= 1, got {map_channels}")
         self.map_channels = map_channels
-        self.short_range = ShortRangeBranch(width)
-        self.long_range = LongRangeBranch(width, long_kernel, long_input_scale)
+        self.input_bands = HighPassInput(highpass_gain)  # parameter-free, shared by both branches
+        self.short_range = ShortRangeBranch(width, in_channels=self.input_bands.out_channels)
+        self.long_range = LongRangeBranch(width, long_kernel, long_input_scale, front=self.input_bands)
         long_channels = self.long_range.out_channels
         self.long_up = nn.Sequential(
             nn.ConvTranspose2d(long_channels, long_channels, 4, stride=2, padding=1, bias=False),
@@ -64,7 +70,7 @@ class InhomogeneousEncoder(nn.Module):
         """y: N×3×H×W in [0, 1], H, W ≥ ``min_input_size`` → e_l: N×C_l×ceil(H/2)×ceil(W/2) in [0, 1]."""
         check_image("y", y, channels=3, min_size=self.min_input_size)
         target = half_size(*y.shape[-2:])
-        short = self.short_range(y)
+        short = self.short_range(self.input_bands(y))
         long = self.long_up(self.long_range(y))
         if long.shape[-2] >= target[0] and long.shape[-1] >= target[1] and self.long_range.input_scale == 1.0:
             long = long[..., : target[0], : target[1]]

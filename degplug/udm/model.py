@@ -49,11 +49,13 @@ class UniversalDegradationModel(nn.Module):
 
             self.hden, self.rate_g, self.iden, self.rate_l, self.synthesis = build_official_parts(c)
             return
-        self.hden = HomogeneousEncoder(width=c.encoder_width, embed_dim=c.embed_dim, long_kernel=c.long_kernel)
+        self.hden = HomogeneousEncoder(width=c.encoder_width, embed_dim=c.embed_dim, long_kernel=c.long_kernel,
+                                       highpass_gain=c.encoder_highpass_gain)
         self.rate_g = GlobalRateModel(dim=c.embed_dim, hidden=c.rate_hidden, input_scale=c.global_input_scale)
         if c.map_channels > 0:
             self.iden = InhomogeneousEncoder(width=c.encoder_width, map_channels=c.map_channels,
-                                             long_kernel=c.iden_long_kernel or c.long_kernel)
+                                             long_kernel=c.iden_long_kernel or c.long_kernel,
+                                             highpass_gain=c.encoder_highpass_gain)
             self.rate_l = MapRateModel(channels=c.map_channels, compress=c.map_rate_compress,
                                        code_channels=c.map_code_channels, scale=c.map_scale)
         else:

@@ -55,7 +55,7 @@ def ndr_export(tmp_path_factory):
 @pytest.fixture(scope="module")
 def udm_export(tmp_path_factory):
     pytest.importorskip("onnxruntime")
-    model = _tiny_udm()
+    model = _tiny_udm(encoder_highpass_gain=10.0)  # the shipped recipe's encoders (image + high-pass band)
     folder = tmp_path_factory.mktemp("udm")
     graphs = {graph.name: graph for graph in export_udm(model, folder)}
     return model, graphs

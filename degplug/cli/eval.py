@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+from degplug.cli.ndr_options import add_ndr_checkpoint_arguments, load_ndr_restorer
 from degplug.cli.udm_options import add_udm_arguments, load_udm, resolve_device
 
 
@@ -33,9 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     udm.add_argument("--out", default=None, help="write <out>.md and <out>.json")
 
     ndr = sub.add_parser("ndr", help="NDR-Restore all-in-one table (PSNR/SSIM per task and average)")
-    ndr.add_argument("--ckpt", required=True, help="NDR-Restore checkpoint ({kind, version, config, state_dict})")
+    add_ndr_checkpoint_arguments(ndr)
     ndr.add_argument("--data", required=True, help="test folder: denoise/ (clean images) and/or <task>/lq + <task>/gt")
-    ndr.add_argument("--ndr-config", default=None, help="JSON NDRRestoreNet kwargs, for a bare state-dict checkpoint")
     ndr.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
     ndr.add_argument("--limit", type=int, default=None, help="at most this many images per task")
     ndr.add_argument("--sr", type=int, nargs="+", default=[], metavar="SCALE",
@@ -63,17 +63,11 @@ def _run_udm(args: argparse.Namespace) -> int:
 
 
 def _run_ndr(args: argparse.Namespace) -> int:
-    from degplug.eval.ndr_table import evaluate_ndr_folder, load_ndr_restorer
+    from degplug.eval.ndr_table import evaluate_ndr_folder
     from degplug.ndr.evaluation import metrics_table_markdown, save_metrics_table
 
-    config = None
-    if args.ndr_config:
-        try:
-            config = json.loads(args.ndr_config)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"--ndr-config: not valid JSON ({error})") from error
     device = resolve_device(args.device)
-    restorer = load_ndr_restorer(args.ckpt, config)
+    restorer = load_ndr_restorer(args)
     results = evaluate_ndr_folder(restorer, args.data, seed=args.seed, limit=args.limit, device=device,
                                   sr_scales=tuple(args.sr))
     print(metrics_table_markdown(results))

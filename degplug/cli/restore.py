@@ -8,14 +8,14 @@ from pathlib import Path
 import torch
 
 from degplug.cli.image_files import check_unique_outputs, for_each_readable, list_inputs, relative_stem
+from degplug.cli.ndr_options import add_ndr_checkpoint_arguments, load_ndr_restorer
 from degplug.cli.udm_options import resolve_device
 from degplug.data.image_io import write_image
-from degplug.ndr.checkpoint import load_restorer
 from degplug.ndr.evaluation import restore_padded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ckpt", required=True, help="NDR-Restore checkpoint (ndr_<iter>.pth written by training)")
+    add_ndr_checkpoint_arguments(parser)
     parser.add_argument("--input", required=True, help="a degraded image or a folder of them (recursive)")
     parser.add_argument("--output", required=True, help="folder for the restored PNGs (sub-folders are kept)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available, else cpu")
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
-    restorer = load_restorer(args.ckpt).to(device).eval()
+    restorer = load_ndr_restorer(args).to(device)
     paths, root = list_inputs(args.input, "--input")
     output = Path(args.output)
     targets = [(path, output / relative_stem(path, root).with_suffix(".png")) for path in paths]

@@ -22,9 +22,8 @@ up), the clean image first cut to s × the degraded size (at most s − 1 pixels
 and the row is named ``<folder> ×s``. Any other size difference is an error naming both files.
 The protocol (reflect-pad to 8, PSNR/SSIM on RGB in [0, 1]) is :mod:`degplug.ndr.evaluation`'s.
 
-Checkpoints: degplug's NDR-Restore files (:mod:`degplug.ndr.checkpoint`, also what ``degplug
-convert ndr-official`` writes). A plain state dict (or BasicSR's ``{"params": ...}`` /
-``{"params_ema": ...}``) also loads when the NDRRestoreNet config is given separately.
+Checkpoints are read by :func:`degplug.ndr.checkpoint.load_restorer` (degplug's files, and the
+frameworks' weight files when the NDRRestoreNet config is given separately).
 """
 
 from __future__ import annotations
@@ -36,52 +35,12 @@ import torch
 
 from degplug.data.all_in_one import DEGRADED_FOLDER_NAMES, PAIRING_PATTERNS, pair_files, task_folder_pairs
 from degplug.data.paired_folders import match_pairs
-from degplug.ndr.checkpoint import checkpoint_state, check_checkpoint, is_ndr_checkpoint, restorer_from_state
 from degplug.ndr.evaluation import TaskMetrics, evaluate_task
-from degplug.ndr.restore_net import NDRRestoreNet
-from degplug.utils.torch_files import load_weights_only, state_dict_mismatch
 
 NOISE_SIGMAS = (15, 25, 50)
 #: The largest border (pixels per side) cropped from a clean image that is larger than its degraded one.
 MAX_MARGIN = 10
 _KEY_PATTERNS = (None, r"(\d+)$", r"([^/_]+)(?:_[^/]*)?$")
-
-
-def ndr_checkpoint_state(net: NDRRestoreNet, config: dict) -> dict:
-    """The checkpoint dict for ``net`` built with keyword arguments ``config`` (:mod:`degplug.ndr.checkpoint`)."""
-    return checkpoint_state(net, config)
-
-
-def load_ndr_restorer(path: str | Path, config: dict | None = None) -> NDRRestoreNet:
-    """Load an NDRRestoreNet from ``path`` (see the module docstring for the accepted formats)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"NDR checkpoint {str(path)!r} does not exist")
-    state = load_weights_only(path, "NDR checkpoint")
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a dict checkpoint, found {type(state).__name__}")  # noqa: TRY004 (a bad file is a ValueError)
-    if "kind" in state:
-        check_checkpoint(state, path)
-        return restorer_from_state(state, path, config).eval()
-    weights = state.get("params_ema", state.get("params", state))
-    if any(str(k).startswith(("restoration_net.", "module.restoration_net.")) for k in weights):
-        check_checkpoint(weights, path)  # names the converter
-    if config is None:
-        raise ValueError(
-            f"{path}: a bare state dict carries no network sizes; pass the NDRRestoreNet config "
-            f"(e.g. --ndr-config '{{\"width\": 48}}') or save it with degplug.ndr.checkpoint.save_restorer"
-        )
-    try:
-        net = NDRRestoreNet(**config)
-    except (TypeError, ValueError) as error:  # e.g. --ndr-config '{"widht": 48}'
-        raise ValueError(f"{path}: the NDRRestoreNet config {config} is not valid: {error}") from error
-    try:
-        missing, unexpected = net.load_state_dict(weights, strict=False)
-    except RuntimeError as error:
-        raise ValueError(f"{path}: weights do not match the config ({state_dict_mismatch(error)})") from error
-    if missing or unexpected:
-        raise ValueError(f"{path}: weights do not match the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
-    return net.eval()
 
 
 def _paired_task(folder: Path) -> list[tuple[Path, Path]] | None:

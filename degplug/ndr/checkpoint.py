@@ -157,9 +157,52 @@ def restorer_from_state(state: Mapping[str, Any], path: str | Path, config: Mapp
         raise ValueError(f"{path}: the NDR-Restore weights do not match its config ({state_dict_mismatch(error)})") from error
 
 
-def load_restorer(path: str | Path, map_location: str | torch.device = "cpu") -> NDRRestoreNet:
-    """Rebuild an NDRRestoreNet from a checkpoint written by :func:`save_restorer`."""
-    return restorer_from_state(read_checkpoint(path, map_location), path)
+def load_restorer(
+    path: str | Path, map_location: str | torch.device = "cpu", config: Mapping[str, Any] | None = None
+) -> NDRRestoreNet:
+    """Rebuild an NDRRestoreNet from ``path``: the one loader of every NDR-Restore consumer.
+
+    Reads degplug's checkpoints (module doc: training exports, ``degplug convert ndr-official``),
+    and the frameworks' own weight files when the network sizes ``config`` are given, since those
+    carry none: BasicSR's ``net_g_<iter>.pth`` (``{"params": ...}`` / ``{"params_ema": ...}``),
+    an MMagic checkpoint (``{"state_dict": {"restorer.<key>": ...}}``) or a bare state dict. With a
+    degplug checkpoint, ``config`` entries override the stored ones. Every refusal is a
+    ValueError/FileNotFoundError naming ``path``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"NDR-Restore checkpoint {str(path)!r} does not exist")
+    state = load_weights_only(path, "NDR-Restore checkpoint", map_location)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: expected a dict checkpoint, found {type(state).__name__}")  # noqa: TRY004 (a bad file is a ValueError)
+    if "kind" in state:
+        check_checkpoint(state, path)
+        return restorer_from_state(state, path, config)
+    weights = _framework_weights(state)
+    if any(str(k).startswith(("restoration_net.", "module.restoration_net.")) for k in weights):
+        check_checkpoint(weights, path)  # names the converter
+    if config is None:
+        raise ValueError(
+            f"{path}: a framework weight file (BasicSR net_g, MMagic checkpoint, bare state dict) carries no "
+            "network sizes; pass the NDRRestoreNet config (e.g. --ndr-config '{\"width\": 48}'), or use the "
+            "ndr_<iter>.pth file the training wrote beside it"
+        )
+    try:
+        return _build(NDRRestoreNet, config, weights, path, "NDR-Restore")
+    except RuntimeError as error:  # shape mismatches
+        raise ValueError(f"{path}: the NDR-Restore weights do not match the config ({state_dict_mismatch(error)})") from error
+
+
+def _framework_weights(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The restorer's weights in a BasicSR, MMagic or bare state-dict file."""
+    for key in ("params_ema", "params"):  # BasicSR's save_network (EMA first, as BasicSR's tests do)
+        if isinstance(state.get(key), dict):
+            return dict(state[key])
+    inner = state.get("state_dict")
+    if isinstance(inner, dict):  # mmengine: the NDREditor's submodules
+        restorer = {k[len(RESTORER_PREFIX):]: v for k, v in inner.items() if str(k).startswith(RESTORER_PREFIX)}
+        return restorer or dict(inner)
+    return dict(state)
 
 
 def load_degrader(path: str | Path, map_location: str | torch.device = "cpu") -> NDRDegradNet:

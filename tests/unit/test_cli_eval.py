@@ -6,7 +6,7 @@ import torch
 
 from degplug.cli.main import main
 from degplug.data.image_io import read_image, write_image
-from degplug.eval.ndr_table import load_ndr_restorer, ndr_checkpoint_state
+from degplug.ndr.checkpoint import checkpoint_state, load_restorer
 from degplug.ndr.restore_net import NDRRestoreNet
 from tests.unit.udm_cli_helpers import photo_crop, tiny_udm
 
@@ -31,7 +31,7 @@ def test_eval_udm_writes_markdown_and_json_with_baselines(tmp_path, capsys):
 
 def test_eval_ndr_reads_a_task_folder_and_reports_each_task_and_the_average(tmp_path):
     net = NDRRestoreNet(seed=0, **TINY_RESTORER)
-    torch.save(ndr_checkpoint_state(net, {**TINY_RESTORER}), tmp_path / "ndr.pth")
+    torch.save(checkpoint_state(net, {**TINY_RESTORER}), tmp_path / "ndr.pth")
     data = tmp_path / "test"
     for index in range(2):
         write_image(data / "denoise" / f"{index}.png", photo_crop(index, 24, 24))
@@ -49,13 +49,43 @@ def test_eval_ndr_reads_a_task_folder_and_reports_each_task_and_the_average(tmp_
 
 def test_ndr_checkpoint_round_trip_and_a_foreign_checkpoint_is_named(tmp_path):
     net = NDRRestoreNet(seed=0, **TINY_RESTORER)
-    torch.save(ndr_checkpoint_state(net, TINY_RESTORER), tmp_path / "ndr.pth")
-    loaded = load_ndr_restorer(tmp_path / "ndr.pth")
+    torch.save(checkpoint_state(net, TINY_RESTORER), tmp_path / "ndr.pth")
+    loaded = load_restorer(tmp_path / "ndr.pth").eval()
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(loaded(x), net.eval()(x))
     tiny_udm().save_checkpoint(tmp_path / "udm.pth")
     assert main(["eval", "ndr", "--ckpt", str(tmp_path / "udm.pth"), "--data", str(tmp_path)]) == 1
+
+
+def test_restore_and_eval_read_framework_weight_files_given_the_network_sizes(tmp_path, capsys):
+    net = NDRRestoreNet(seed=0, **TINY_RESTORER).eval()
+    weights = {k: v.clone() for k, v in net.state_dict().items()}
+    files = {
+        "net_g_10.pth": {"params": weights},  # BasicSR's save_network
+        "mmagic_iter_10.pth": {"meta": {}, "state_dict": {f"restorer.{k}": v for k, v in weights.items()}},
+        "bare.pth": weights,
+    }
+    image = photo_crop(0, 24, 24)
+    write_image(tmp_path / "in" / "a.png", image)
+    with torch.no_grad():
+        expected = net(read_image(tmp_path / "in" / "a.png")[None]).clamp(0, 1)[0]
+    sizes = json.dumps(TINY_RESTORER)
+    for name, state in files.items():
+        torch.save(state, tmp_path / name)
+        code = main(["restore", "--ckpt", str(tmp_path / name), "--ndr-config", sizes, "--input", str(tmp_path / "in"),
+                     "--output", str(tmp_path / name.replace(".pth", "")), "--device", "cpu", "--no-progress"])
+        assert code == 0, name
+        restored = read_image(tmp_path / name.replace(".pth", "") / "a.png")
+        assert (restored - expected).abs().max() <= 1 / 255 + 1e-6, name  # 8-bit PNG rounding only
+        capsys.readouterr()
+        # without the sizes: one clear line saying what to pass
+        assert main(["restore", "--ckpt", str(tmp_path / name), "--input", str(tmp_path / "in"),
+                     "--output", str(tmp_path / "none"), "--device", "cpu"]) == 1
+        assert "--ndr-config" in capsys.readouterr().err
+    assert main(["restore", "--ckpt", str(tmp_path / "bare.pth"), "--ndr-config", "[1]", "--input", str(tmp_path / "in"),
+                 "--output", str(tmp_path / "none"), "--device", "cpu"]) == 1
+    assert "--ndr-config: expected a JSON object" in capsys.readouterr().err
 
 
 def test_analyze_writes_the_report_and_plots(tmp_path):

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 
 from degplug.cli.main import main
 from degplug.data.image_io import read_image, write_image
-from degplug.eval.ndr_table import load_ndr_restorer
 from degplug.ndr.checkpoint import load_degrader, load_restorer
 from degplug.ndr.official import convert_official_state_dict, official_layout
 
@@ -219,7 +218,7 @@ def test_converted_file_serves_degplug_basicsr_and_mmagic_layouts(converted, tmp
         f"degrader.{k}" for k in load_degrader(converted).state_dict()}  # MMagic: NDREditor.restorer / .degrader
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
-        assert torch.equal(load_ndr_restorer(converted)(x), restorer.eval()(x))  # degplug eval ndr
+        assert torch.equal(load_restorer(converted).eval()(x), restorer.eval()(x))  # degplug eval ndr
     write_image(tmp_path / "in" / "a.png", x[0])
     assert main(["restore", "--ckpt", str(converted), "--input", str(tmp_path / "in"), "--output",
                  str(tmp_path / "out"), "--device", "cpu", "--no-progress"]) == 0

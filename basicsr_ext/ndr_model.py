@@ -29,9 +29,10 @@ from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
+from degplug.eval.ndr_protocol import TaskMetrics, image_scores, metrics_table_markdown, save_metrics_table
 from degplug.ndr.checkpoint import save_restorer
 from degplug.ndr.degrad_net import NDRDegradNet
-from degplug.ndr.evaluation import TaskMetrics, image_scores, metrics_table_markdown, restore_padded, save_metrics_table
+from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers

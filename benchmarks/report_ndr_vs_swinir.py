@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from degplug.ndr.evaluation import average_metrics, evaluate_task
+    from degplug.eval.ndr_protocol import average_metrics, evaluate_task
 
     args.work_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float | None] = {}

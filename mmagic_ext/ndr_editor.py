@@ -28,7 +28,7 @@ Config::
 ``degrader.`` layout.
 
 ``val_step``/``test_step`` restore ``lq`` with the test protocol (reflect-pad to a multiple of 8,
-restore, crop, clamp; ``degplug.ndr.evaluation.restore_padded``) and return ``DataSample`` s in
+restore, crop, clamp; ``degplug.ndr.padding.restore_padded``) and return ``DataSample`` s in
 MMagic's convention (3×H×W float RGB in [0, 255], so MMagic's ``PSNR``/``SSIM`` work unchanged):
 
     ``pred_img`` (also under ``output``)  the restored image R(lq)
@@ -49,7 +49,7 @@ from mmengine.optim import OptimWrapperDict
 from torch import nn
 
 from degplug.ndr.degrad_net import NDRDegradNet
-from degplug.ndr.evaluation import restore_padded
+from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers

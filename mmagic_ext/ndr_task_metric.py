@@ -1,8 +1,8 @@
 """NDRTaskMetric: NDR-Restore's all-in-one table in MMagic, PSNR/SSIM per task and their average.
 
 Reads ``NDREditor`` data samples (``output.pred_img`` vs ``gt_img``, 3×H×W in [0, 255], metainfo
-``task``); per image it uses ``degplug.ndr.evaluation.image_scores`` (PSNR, SSIM) on RGB
-in [0, 1] (SPEC §2's protocol), per task ``degplug.ndr.evaluation.TaskMetrics`` means, and the
+``task``); per image it uses ``degplug.eval.ndr_protocol.image_scores`` (PSNR, SSIM) on RGB
+in [0, 1] (SPEC §2's protocol), per task ``degplug.eval.ndr_protocol.TaskMetrics`` means, and the
 "Average" row of ``average_metrics`` (unweighted over tasks). The markdown table is logged.
 Results are ``'<prefix>/<task>/PSNR'``, ``'<prefix>/<task>/SSIM'`` and ``'<prefix>/Average/...'``.
 Items without a task tag count as task ``all``.
@@ -17,7 +17,7 @@ import torch
 from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetric
 from mmengine.logging import print_log
 
-from degplug.ndr.evaluation import TaskMetrics, average_metrics, image_scores, metrics_table_markdown
+from degplug.eval.ndr_protocol import TaskMetrics, average_metrics, image_scores, metrics_table_markdown
 
 
 def _image(value) -> torch.Tensor:

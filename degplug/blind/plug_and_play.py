@@ -26,17 +26,17 @@ from degplug.blind.protocol import Operator
 from degplug.utils.validation import check_image
 
 
-def _build_denoiser(denoiser):
+def _check_denoiser(denoiser):
     if denoiser is None:
         return GaussianDenoiser()
     if isinstance(denoiser, dict):
-        from degplug.blind.restorer_factory import build_restorer
-
-        config = dict(denoiser)
-        config.setdefault("framework", "degplug")
-        return build_restorer(config)
+        # configs are built by the factory, which owns the name -> class tables
+        raise ValueError(
+            "PlugAndPlayHQS: denoiser is a config dict; build it with degplug.blind.build_restorer (a "
+            "{'framework': 'degplug', 'type': 'PlugAndPlayHQS', 'denoiser': {...}} config builds both)"
+        )
     if not callable(denoiser):
-        raise ValueError(f"PlugAndPlayHQS: denoiser must be an nn.Module, a callable or a config dict, got {type(denoiser).__name__}")
+        raise ValueError(f"PlugAndPlayHQS: denoiser must be an nn.Module or a callable, got {type(denoiser).__name__}")
     return denoiser
 
 
@@ -44,8 +44,9 @@ class PlugAndPlayHQS(nn.Module):
     """Plug-and-play HQS (see the module docstring).
 
     Args:
-        denoiser: the prior: an nn.Module/callable or a restorer config dict (default
-            :class:`GaussianDenoiser`, non-learned); learned denoisers are frozen here.
+        denoiser: the prior: an nn.Module or callable (default :class:`GaussianDenoiser`,
+            non-learned); learned denoisers are frozen here. A restorer config builds it through
+            :func:`degplug.blind.restorer_factory.build_restorer`, which also builds this class.
         iterations: outer HQS iterations ``K``.
         data_steps: gradient steps of each data step.
         sigma_start, sigma_end: the prior's noise-level schedule on the [0, 1] scale.
@@ -72,7 +73,7 @@ class PlugAndPlayHQS(nn.Module):
             raise ValueError(f"PlugAndPlayHQS: need 0 < sigma_end ≤ sigma_start, got {sigma_end}, {sigma_start}")
         if noise_level <= 0 or regularization <= 0 or step_size <= 0:
             raise ValueError("PlugAndPlayHQS: noise_level, regularization and step_size must be positive")
-        self.denoiser = _build_denoiser(denoiser)
+        self.denoiser = _check_denoiser(denoiser)
         if isinstance(self.denoiser, nn.Module):
             self.denoiser.requires_grad_(False).eval()
         self.iterations = int(iterations)

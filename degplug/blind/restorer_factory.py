@@ -34,6 +34,8 @@ from typing import Any
 
 import torch
 
+from degplug.blind.denoisers import DENOISERS
+from degplug.blind.plug_and_play import PlugAndPlayHQS
 from degplug.utils.torch_files import load_weights_only
 
 RestorerBuilder = Callable[[dict], Any]
@@ -99,14 +101,16 @@ def _build_python(config: dict) -> Any:
 
 
 def _build_degplug(config: dict) -> Any:
-    from degplug.blind.denoisers import DENOISERS
-    from degplug.blind.plug_and_play import PlugAndPlayHQS
-
     config = dict(config)
     name = config.pop("type", None)
     known = {"PlugAndPlayHQS": PlugAndPlayHQS, **DENOISERS}
     if name not in known:
         raise ValueError(f"restorer config (framework 'degplug'): unknown type {name!r}; known: {sorted(known)}")
+    if name == "PlugAndPlayHQS" and isinstance(config.get("denoiser"), dict):
+        # the prior is itself a restorer config (any framework; degplug's own by default)
+        denoiser = dict(config["denoiser"])
+        denoiser.setdefault("framework", "degplug")
+        config["denoiser"] = build_restorer(denoiser)
     return known[name](**config)
 
 

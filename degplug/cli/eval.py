@@ -64,7 +64,7 @@ def _run_udm(args: argparse.Namespace) -> int:
 
 def _run_ndr(args: argparse.Namespace) -> int:
     from degplug.eval.ndr_table import evaluate_ndr_folder
-    from degplug.ndr.evaluation import metrics_table_markdown, save_metrics_table
+    from degplug.eval.ndr_protocol import metrics_table_markdown, save_metrics_table
 
     device = resolve_device(args.device)
     restorer = load_ndr_restorer(args)

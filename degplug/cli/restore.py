@@ -11,7 +11,7 @@ from degplug.cli.image_files import check_unique_outputs, for_each_readable, lis
 from degplug.cli.ndr_options import add_ndr_checkpoint_arguments, load_ndr_restorer
 from degplug.cli.udm_options import resolve_device
 from degplug.data.image_io import write_image
-from degplug.ndr.evaluation import restore_padded
+from degplug.ndr.padding import restore_padded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from degplug.data.image_io import IMAGE_EXTENSIONS, is_image_file
+from degplug.data.lmdb_source import is_lmdb_folder, lmdb_keys
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,6 @@ def list_image_files(
         if folder.is_symlink():
             raise FileNotFoundError(f"image folder {str(folder)!r} is a broken symbolic link (points to {os.readlink(folder)!r})")
         raise FileNotFoundError(f"image folder not found: {str(folder)!r}")
-    from degplug.data.lmdb_source import is_lmdb_folder, lmdb_keys
-
     if is_lmdb_folder(folder):
         return [folder / key for key in lmdb_keys(folder)]
     if not folder.is_dir():

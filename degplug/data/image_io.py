@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from degplug.data.lmdb_source import is_lmdb_folder, read_lmdb_bytes
 from degplug.utils.atomic import atomic_write
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -165,8 +166,6 @@ def read_image(path: str | Path) -> torch.Tensor:
     """
     path = Path(path)
     if not path.is_file():
-        from degplug.data.lmdb_source import is_lmdb_folder, read_lmdb_bytes
-
         if is_lmdb_folder(path.parent):
             return decode_image(read_lmdb_bytes(path.parent, path.name), path)
         raise FileNotFoundError(f"image file not found: {str(path)!r}")

@@ -4,14 +4,15 @@ A folder ``name.lmdb`` holds ``data.mdb`` and ``meta_info.txt`` (one line per im
 ``<key>.png (h,w,c) <compression>``); each value is the encoded image file (PNG). Images inside
 are addressed as ``name.lmdb/<key>``: :func:`~degplug.data.folders.list_image_files` lists them and
 :func:`~degplug.data.image_io.read_image` reads them, so every dataset accepts an LMDB folder
-wherever it accepts an image folder. Needs the ``lmdb`` package (a degplug dependency).
+wherever it accepts an image folder. This module reads raw bytes only (no image decoding), so
+image_io can depend on it; :mod:`degplug.data.lmdb_writer` builds such folders. Needs the ``lmdb``
+package (a degplug dependency).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
 
 _ENVIRONMENTS: dict[tuple[int, str], object] = {}
 
@@ -52,29 +53,3 @@ def read_lmdb_bytes(folder: str | Path, key: str) -> bytes:
     if value is None:
         raise FileNotFoundError(f"key {key!r} not found in LMDB folder {str(folder)!r}")
     return bytes(value)
-
-
-def write_lmdb(image_paths: Iterable[str | Path], lmdb_folder: str | Path, map_size: int | None = None) -> Path:
-    """Store image files (their encoded bytes, keyed by file stem) as a BasicSR-layout LMDB folder."""
-    import lmdb
-
-    from degplug.data.image_io import read_image
-
-    paths = [Path(p) for p in image_paths]
-    if not paths:
-        raise ValueError("write_lmdb: no image files given")
-    folder = Path(lmdb_folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    total = sum(path.stat().st_size for path in paths)
-    environment = lmdb.open(str(folder), map_size=map_size or max(10 * total, 1 << 20))
-    lines = []
-    with environment.begin(write=True) as transaction:
-        for path in paths:
-            image = read_image(path)  # validates the file before storing it
-            if transaction.get(path.stem.encode()) is not None:
-                raise ValueError(f"write_lmdb: two files share the key {path.stem!r} (e.g. {str(path)!r})")
-            transaction.put(path.stem.encode(), path.read_bytes())
-            lines.append(f"{path.stem}{path.suffix.lower()} ({image.shape[1]},{image.shape[2]},3) 1")
-    environment.close()
-    (folder / "meta_info.txt").write_text("\n".join(lines) + "\n")
-    return folder

@@ -20,7 +20,7 @@ directions is a super-resolution pair: it is upsampled bicubically to the clean 
 the all-in-one training data make their ×s inputs (``allinone_sr_x<s>``: bicubic down, bicubic back
 up), the clean image first cut to s × the degraded size (at most s − 1 pixels, BasicSR's mod-crop),
 and the row is named ``<folder> ×s``. Any other size difference is an error naming both files.
-The protocol (reflect-pad to 8, PSNR/SSIM on RGB in [0, 1]) is :mod:`degplug.ndr.evaluation`'s.
+The protocol (reflect-pad to 8, PSNR/SSIM on RGB in [0, 1]) is :mod:`degplug.eval.ndr_protocol`'s.
 
 Checkpoints are read by :func:`degplug.ndr.checkpoint.load_restorer` (degplug's files, and the
 frameworks' weight files when the NDRRestoreNet config is given separately).
@@ -35,7 +35,7 @@ import torch
 
 from degplug.data.all_in_one import DEGRADED_FOLDER_NAMES, PAIRING_PATTERNS, pair_files, task_folder_pairs
 from degplug.data.paired_folders import match_pairs
-from degplug.ndr.evaluation import TaskMetrics, evaluate_task
+from degplug.eval.ndr_protocol import TaskMetrics, evaluate_task
 
 NOISE_SIGMAS = (15, 25, 50)
 #: The largest border (pixels per side) cropped from a clean image that is larger than its degraded one.

@@ -1,7 +1,8 @@
 """NDR-Restore (SPEC §2): degradation dictionary, query, injection, restoration and degradation nets.
 
 Submodules: ``dictionary``, ``query``, ``injection``, ``restore_net``, ``degrad_net``, ``training``
-(the bidirectional objective) and ``evaluation`` (test protocol; import it explicitly).
+(the bidirectional objective) and ``padding`` (test-time pad, restore, crop). The test protocol's
+scores are :mod:`degplug.eval.ndr_protocol`'s.
 """
 
 from degplug.ndr.degrad_net import NDRDegradNet

@@ -1,9 +1,18 @@
-"""Pad an image to a multiple of the U-Net's total stride, and crop back (SPEC §2 test protocol)."""
+"""Pad an image to a multiple of the U-Net's total stride, and crop back (SPEC §2 test protocol).
+
+:func:`restore_padded` is test-time inference built on both; the scores of the test protocol are
+:mod:`degplug.eval.ndr_protocol`'s.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from degplug.utils.validation import check_image
 
 
 def padded_size(height: int, width: int, multiple: int = 8) -> tuple[int, int]:
@@ -32,3 +41,32 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 8) -> torch.Tensor:
 def crop_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The top-left height×width window of an N×C×H×W tensor (undoes :func:`pad_to_multiple`)."""
     return x[..., :height, :width]
+
+
+@torch.no_grad()
+def restore_padded(
+    restorer: Callable[[torch.Tensor], torch.Tensor] | nn.Module, lq: torch.Tensor, multiple: int = 8
+) -> torch.Tensor:
+    """Test-time inference: reflect-pad ``lq`` to a multiple of ``multiple``, restore, crop, clamp.
+
+    Works for any restorer mapping N×3×H×W → N×3×H×W (NDRRestoreNet also pads internally; the
+    outer padding makes it a no-op there). Modules are switched to eval mode for the call and
+    restored to their previous mode afterwards.
+
+    Args:
+        lq: N×3×H×W in [0, 1].
+
+    Returns:
+        N×3×H×W in [0, 1].
+    """
+    check_image("lq", lq)
+    was_training = isinstance(restorer, nn.Module) and restorer.training
+    if isinstance(restorer, nn.Module):
+        restorer.eval()
+    try:
+        height, width = lq.shape[-2:]
+        restored = restorer(pad_to_multiple(lq, multiple))
+    finally:
+        if was_training:
+            restorer.train()
+    return crop_to(restored, height, width).clamp(0.0, 1.0)

@@ -185,7 +185,7 @@ def test_embedded_photos_are_real_colour_photographs_with_a_disjoint_val_split(t
 def test_lmdb_folder_works_wherever_an_image_folder_does(clean_folder, tmp_path):
     pytest.importorskip("lmdb")  # a declared degplug dependency; LMDB support is optional at run time
     from degplug.data import list_image_files, read_image
-    from degplug.data.lmdb_source import write_lmdb
+    from degplug.data.lmdb_writer import write_lmdb
 
     files = list_image_files(clean_folder)
     lmdb_folder = write_lmdb(files, tmp_path / "clean.lmdb")

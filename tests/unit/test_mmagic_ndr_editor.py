@@ -137,7 +137,7 @@ def test_alternate_train_step_matches_the_core_run_with_the_same_optimizers():
 
 
 def test_val_step_returns_restored_images_in_0_255_with_the_task_in_metainfo():
-    from degplug.ndr.evaluation import restore_padded
+    from degplug.ndr.padding import restore_padded
 
     editor = _editor()
     batch = _batch(count=1, size=20, tasks=("dehaze",))  # 20 is not a multiple of 8: padded and cropped

@@ -4,15 +4,15 @@ import math
 import pytest
 import torch
 
-from degplug.ndr.evaluation import (
+from degplug.eval.metrics import psnr
+from degplug.eval.ndr_protocol import (
     TaskMetrics,
     evaluate_task,
     metrics_table_json,
     metrics_table_markdown,
-    psnr,
-    restore_padded,
     save_metrics_table,
 )
+from degplug.ndr.padding import restore_padded
 
 
 def test_psnr_of_a_constant_0_1_error_is_20_db_and_identical_images_cap_at_100():

@@ -1,4 +1,4 @@
-"""NDR-Restore test protocol: reflect-pad-to-8 inference, PSNR/SSIM on RGB in [0, 1], per-task table.
+"""NDR-Restore test protocol: PSNR/SSIM on RGB in [0, 1] after reflect-pad-to-8 inference, per-task table.
 
 SPEC §2: "Test: reflect-pad to a multiple of 8, PSNR on RGB in [0, 1], SSIM". The all-in-one
 table reports one row per task (e.g. CBSD68 σ15/25/50, SOTS, Rain100L) and their average.
@@ -17,36 +17,8 @@ from torch import nn
 
 from degplug.eval.metrics import psnr
 from degplug.losses.ssim import ssim
-from degplug.ndr.padding import crop_to, pad_to_multiple
+from degplug.ndr.padding import restore_padded
 from degplug.utils.validation import check_image
-
-@torch.no_grad()
-def restore_padded(
-    restorer: Callable[[torch.Tensor], torch.Tensor] | nn.Module, lq: torch.Tensor, multiple: int = 8
-) -> torch.Tensor:
-    """Test-time inference: reflect-pad ``lq`` to a multiple of ``multiple``, restore, crop, clamp.
-
-    Works for any restorer mapping N×3×H×W → N×3×H×W (NDRRestoreNet also pads internally; the
-    outer padding makes it a no-op there). Modules are switched to eval mode for the call and
-    restored to their previous mode afterwards.
-
-    Args:
-        lq: N×3×H×W in [0, 1].
-
-    Returns:
-        N×3×H×W in [0, 1].
-    """
-    check_image("lq", lq)
-    was_training = isinstance(restorer, nn.Module) and restorer.training
-    if isinstance(restorer, nn.Module):
-        restorer.eval()
-    try:
-        height, width = lq.shape[-2:]
-        restored = restorer(pad_to_multiple(lq, multiple))
-    finally:
-        if was_training:
-            restorer.train()
-    return crop_to(restored, height, width).clamp(0.0, 1.0)
 
 
 def image_scores(restored: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

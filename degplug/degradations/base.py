@@ -167,6 +167,14 @@ class DegradationOp:
     def _key(self, key: str) -> str:
         return f"degradation {self.name!r}, key {key!r}"
 
+    def preferred_layout(self, batch: torch.Tensor, params: DegradationParams, **apply_kwargs: Any) -> str | None:
+        """How :meth:`apply` wants a CPU float32 batch stored: 'channels_last', 'standard', or None (either).
+
+        Only a speed hint for :func:`~degplug.degradations.pipeline.apply_degradation_params`:
+        ``apply`` returns the same values in any layout. By default ``channels_last_ok`` decides.
+        """
+        return "channels_last" if self.channels_last_ok else "standard"
+
     def sample_params(self, generator: torch.Generator) -> DegradationParams:
         raise NotImplementedError
 

@@ -10,7 +10,6 @@ import torch
 from degplug.degradations import kernels, sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
 from degplug.degradations.filtering import filter2d
-from degplug.degradations.registry import register_operator
 
 
 class _KernelBlurOp(DegradationOp):
@@ -25,7 +24,8 @@ class _KernelBlurOp(DegradationOp):
 
     def apply(self, image: torch.Tensor, params: DegradationParams) -> torch.Tensor:
         batch, single = as_batch(image)
-        out = filter2d(batch, self.kernel(params)).clamp(0.0, 1.0)
+        out = filter2d(batch, self.kernel(params))
+        out = out.clamp(0.0, 1.0) if out.requires_grad else out.clamp_(0.0, 1.0)
         return restore_layout(out, single)
 
 
@@ -43,7 +43,6 @@ class GaussianBlurParams(DegradationParams):
             raise ValueError(f"GaussianBlurParams.kernel_size must be odd, got {self.kernel_size}")
 
 
-@register_operator
 class GaussianBlur(_KernelBlurOp):
     """Gaussian blur; isotropic with probability ``isotropic_prob``, else anisotropic and rotated.
 
@@ -87,7 +86,6 @@ class MotionBlurParams(DegradationParams):
     limits = {"length": (0.0, 201.0), "angle": (-360.0, 360.0)}
 
 
-@register_operator
 class MotionBlur(_KernelBlurOp):
     """Linear camera-shake blur of ``length`` pixels at ``angle`` degrees."""
 
@@ -117,7 +115,6 @@ class DefocusBlurParams(DegradationParams):
     limits = {"radius": (0.0, 100.0)}
 
 
-@register_operator
 class DefocusBlur(_KernelBlurOp):
     """Out-of-focus blur: a uniform disk of ``radius`` pixels (thin-lens circle of confusion)."""
 

@@ -19,7 +19,8 @@ convention. Upsampling on the CPU likewise uses OpenCV's resize, which computes 
 bilinear/bicubic (A = −0.75, half-pixel centres) interpolation as torch, faster, and area resizing
 uses OpenCV's INTER_AREA when shrinking, which has the same exact-coverage weights as
 :func:`area_weights` (not when enlarging: there OpenCV puts some pixels whose edges coincide with
-input pixel edges on the wrong side).
+input pixel edges on the wrong side, so area enlarging is a two-tap interpolation per axis with
+those weights computed in integers).
 
 The OpenCV paths keep the memory format of their input: a channels-last tensor (physically
 N×H×W×C, what :func:`~degplug.degradations.pipeline.apply_degradation_params` hands them) is read
@@ -64,6 +65,43 @@ def empty_like_layout(batch: torch.Tensor, shape: tuple[int, ...]) -> torch.Tens
 def nhwc_view(batch: torch.Tensor) -> np.ndarray:
     """N×H×W×C numpy view of an N×C×H×W CPU tensor (no copy; contiguous when it is channels-last)."""
     return batch.detach().permute(0, 2, 3, 1).numpy()
+
+
+def _written(result: np.ndarray, target: np.ndarray) -> None:
+    """OpenCV wrote into ``target`` when it could; copy ``result`` there if it allocated instead."""
+    if not np.may_share_memory(result, target):
+        target[...] = result
+
+
+def to_memory_format(batch: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``batch`` (N×C×H×W) stored channels-last (True) or standard-contiguous (False), same values.
+
+    On the CPU in float32 the transposing copy is OpenCV's ``merge`` / ``split`` of the channel
+    planes, several times faster than torch's strided copy; otherwise ``Tensor.contiguous``.
+    """
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    if batch.dim() != 4 or batch.is_contiguous(memory_format=memory_format):
+        return batch
+    channels = batch.shape[1]
+    if batch.device.type != "cpu" or batch.dtype != torch.float32 or batch.requires_grad or not 1 < channels <= 4:
+        return batch.contiguous(memory_format=memory_format)
+    if channels_last:
+        source = batch.contiguous().numpy()
+        out = torch.empty(tuple(batch.shape), dtype=torch.float32, memory_format=torch.channels_last)
+        target = nhwc_view(out)
+        for n in range(batch.shape[0]):
+            _written(cv2.merge([source[n, c] for c in range(channels)], target[n]), target[n])
+        return out
+    if not batch.is_contiguous(memory_format=torch.channels_last):
+        return batch.contiguous()
+    source = nhwc_view(batch)
+    out = torch.empty(tuple(batch.shape), dtype=torch.float32)
+    target = out.numpy()
+    for n in range(batch.shape[0]):
+        planes = [target[n, c] for c in range(channels)]
+        for plane, result in zip(planes, cv2.split(source[n], planes)):
+            _written(result, plane)
+    return out
 
 
 def trim_kernel(kernel: np.ndarray) -> np.ndarray:
@@ -130,18 +168,21 @@ class _FilterPlan:
         self.kernel32 = self.kernel.astype(np.float32)
         self._spectrum: dict[tuple[int, int], np.ndarray] = {}
 
-    def __call__(self, hwc: np.ndarray) -> np.ndarray:
+    def __call__(self, hwc: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+        """Filter ``hwc``; with ``dst`` (a contiguous array of the same shape) OpenCV writes there."""
         if self.method == "separable":
             out = None
             for column, row in self.terms:
-                part = cv2.sepFilter2D(hwc, -1, row, column, borderType=cv2.BORDER_REFLECT_101)
-                out = part if out is None else cv2.add(out, part, dst=out)
+                if out is None:
+                    out = cv2.sepFilter2D(hwc, -1, row, column, dst=dst, borderType=cv2.BORDER_REFLECT_101)
+                else:
+                    out = cv2.add(out, cv2.sepFilter2D(hwc, -1, row, column, borderType=cv2.BORDER_REFLECT_101), dst=out)
             return out
         if self.method == "direct":
-            return cv2.filter2D(hwc, -1, self.kernel32, borderType=cv2.BORDER_REFLECT_101)
-        return self._dft(hwc)
+            return cv2.filter2D(hwc, -1, self.kernel32, dst=dst, borderType=cv2.BORDER_REFLECT_101)
+        return self._dft(hwc, dst)
 
-    def _dft(self, hwc: np.ndarray) -> np.ndarray:
+    def _dft(self, hwc: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
         """Circular correlation of the reflect-padded image by a float32 DFT; exact away from the wrap."""
         height, width = hwc.shape[:2]
         kh, kw = self.kernel.shape
@@ -151,15 +192,18 @@ class _FilterPlan:
             placed = np.zeros((fh, fw), dtype=np.float32)
             placed[:kh, :kw] = self.kernel32
             spectrum = self._spectrum[(fh, fw)] = cv2.dft(placed, nonzeroRows=kh)
-        padded = cv2.copyMakeBorder(hwc, kh // 2, kh // 2, kw // 2, kw // 2, cv2.BORDER_REFLECT_101)
-        # the zero margin up to the DFT size only reaches outputs outside the image (no wrap-around)
-        padded = cv2.copyMakeBorder(padded, 0, fh - padded.shape[0], 0, fw - padded.shape[1], cv2.BORDER_CONSTANT, value=0)
+        # one border call straight to the DFT size: outputs inside the image only read the first
+        # height + kh − 1 rows and width + kw − 1 columns (no wrap-around), so what the reflection
+        # puts beyond them does not matter
+        padded = cv2.copyMakeBorder(
+            hwc, kh // 2, fh - height - kh // 2, kw // 2, fw - width - kw // 2, cv2.BORDER_REFLECT_101
+        )
         channels = cv2.split(padded) if padded.ndim == 3 else [padded]
         out = []
         for channel in channels:
             product = cv2.mulSpectrums(cv2.dft(channel, nonzeroRows=height + kh - 1), spectrum, 0, conjB=True)
             out.append(cv2.idft(product, flags=cv2.DFT_SCALE | cv2.DFT_REAL_OUTPUT)[:height, :width])
-        return cv2.merge(out) if padded.ndim == 3 else out[0]
+        return cv2.merge(out, dst) if padded.ndim == 3 else out[0]
 
 
 def filter2d(batch: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
@@ -175,9 +219,13 @@ def filter2d(batch: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         plan = _FilterPlan(kernel)
         out = empty_like_layout(batch, tuple(batch.shape))
         source, target = nhwc_view(batch), nhwc_view(out)
+        direct_write = batch.shape[1] > 1 and is_channels_last(out)
         for n in range(batch.shape[0]):
-            filtered = plan(np.ascontiguousarray(source[n]))
-            target[n] = filtered[:, :, None] if filtered.ndim == 2 else filtered
+            if direct_write:  # OpenCV writes the result into the output tensor's memory
+                _written(plan(source[n], dst=target[n]), target[n])
+            else:
+                filtered = plan(np.ascontiguousarray(source[n]))
+                target[n] = filtered[:, :, None] if filtered.ndim == 2 else filtered
         return out
     channels = batch.shape[1]
     k = kernel.shape[-1]
@@ -219,6 +267,8 @@ def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> to
         # misplaces pixels whose edges coincide with input pixel edges (e.g. 72 -> 160), so not there
         if _opencv_ok(batch) and height <= batch.shape[-2] and width <= batch.shape[-1]:
             return _opencv_resize(batch, height, width, cv2.INTER_AREA)  # the same weights, faster
+        if _opencv_ok(batch) and not batch.requires_grad and height >= batch.shape[-2] and width >= batch.shape[-1]:
+            return _area_enlarge(batch, height, width)
         rows = area_weights(batch.shape[-2], height).to(batch)
         columns = area_weights(batch.shape[-1], width).to(batch)
         return (rows @ batch @ columns.T).clamp_(0.0, 1.0)
@@ -228,6 +278,56 @@ def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> to
         return _opencv_resize(batch, height, width, flag).clamp_(0.0, 1.0)
     out = F.interpolate(batch, size=(height, width), mode=interpolation, align_corners=False, antialias=shrinking)
     return out.clamp(0.0, 1.0)
+
+
+def resize_layout(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> str | None:
+    """The memory format :func:`resize` of ``batch`` to ``size`` runs fastest on.
+
+    'channels_last' for its OpenCV paths, 'standard' for the torch and numpy ones, None when
+    nothing is resized.
+    """
+    height, width = int(size[0]), int(size[1])
+    if (height, width) == tuple(batch.shape[-2:]):
+        return None
+    if not _opencv_ok(batch):
+        return "standard"
+    shrinking = height < batch.shape[-2] or width < batch.shape[-1]
+    if interpolation == "area":
+        opencv = height <= batch.shape[-2] and width <= batch.shape[-1]
+    else:
+        opencv = interpolation in ("bilinear", "bicubic") and not shrinking
+    return "channels_last" if opencv else "standard"
+
+
+def _coverage_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Enlarging: output pixel i covers at most input pixels ``first[i]`` and ``second[i]``.
+
+    Returns ``(first, second, weight of second)``; the exact coverage weights of
+    :func:`area_weights`, computed in integers (no rounding at coinciding pixel edges).
+    """
+    index = np.arange(size_out, dtype=np.int64)
+    first = index * size_in // size_out
+    overhang = (index + 1) * size_in - (first + 1) * size_out  # > 0: pixel i reaches into first + 1
+    weight = np.where(overhang > 0, overhang / size_in, 0.0).astype(np.float32)
+    return first, np.minimum(first + 1, size_in - 1), weight
+
+
+def _area_enlarge(batch: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Exact-coverage enlarging of a CPU float32 batch: two-tap interpolation along each axis."""
+    source = to_memory_format(batch, False).detach().numpy()
+    rows = _coverage_taps(batch.shape[-2], height)
+    columns = _coverage_taps(batch.shape[-1], width)
+    # columns first: the row pass then copies whole rows of the enlarged width
+    near, far = np.take(source, columns[0], axis=3), np.take(source, columns[1], axis=3)
+    np.subtract(far, near, out=far)
+    np.multiply(far, columns[2], out=far)
+    np.add(near, far, out=near)
+    out, far = np.take(near, rows[0], axis=2), np.take(near, rows[1], axis=2)
+    np.subtract(far, out, out=far)
+    np.multiply(far, rows[2][:, None], out=far)
+    np.add(out, far, out=out)
+    result = torch.from_numpy(out)
+    return to_memory_format(result, True) if is_channels_last(batch) else result
 
 
 def area_weights(size_in: int, size_out: int) -> torch.Tensor:

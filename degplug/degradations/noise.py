@@ -8,13 +8,14 @@ three channels (luminance noise); otherwise channels are independent (colour noi
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import numpy as np
 import torch
 
 from degplug.degradations import sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
 from degplug.degradations.filtering import seeded_normal
-from degplug.degradations.registry import register_operator
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -36,6 +37,9 @@ class _NoiseOp(DegradationOp):
     stage = 50
     channels_last_ok = True
 
+    def preferred_layout(self, batch: torch.Tensor, params: DegradationParams, **apply_kwargs: Any) -> str | None:
+        return None  # elementwise: as fast in either layout
+
     def validate_config(self) -> None:
         for key, spec in self.config.items():
             if key == "gray_prob":
@@ -54,7 +58,6 @@ class GaussianNoiseParams(DegradationParams):
     limits = {"sigma": (0.0, 255.0)}
 
 
-@register_operator
 class GaussianNoise(_NoiseOp):
     """Additive white Gaussian noise, ``sigma`` in 8-bit levels (σ = 25 means 25/255)."""
 
@@ -72,7 +75,7 @@ class GaussianNoise(_NoiseOp):
     def apply(self, image: torch.Tensor, params: GaussianNoiseParams) -> torch.Tensor:
         batch, single = as_batch(image)
         noise = unit_noise(batch, params.noise_seed, params.gray) * (params.sigma / 255.0)
-        return restore_layout((batch + noise).clamp(0.0, 1.0), single)
+        return restore_layout((batch + noise).clamp_(0.0, 1.0), single)
 
 
 @dataclasses.dataclass
@@ -84,7 +87,6 @@ class PoissonNoiseParams(DegradationParams):
     limits = {"peak": (1e-3, 1e8)}
 
 
-@register_operator
 class PoissonNoise(_NoiseOp):
     """Shot noise: ``y = Poisson(x · peak) / peak``; std at value x is sqrt(x / peak).
 
@@ -105,12 +107,15 @@ class PoissonNoise(_NoiseOp):
             noise_seed=sampling.sample_seed(generator),
         )
 
+    def preferred_layout(self, batch: torch.Tensor, params: DegradationParams, **apply_kwargs: Any) -> str | None:
+        return "standard"  # the exact draws go to the dim pixels in row-major order
+
     def apply(self, image: torch.Tensor, params: PoissonNoiseParams) -> torch.Tensor:
         batch, single = as_batch(image)
         source = luminance(batch) if params.gray else batch
         counts = sample_photon_counts((source.clamp(0.0, 1.0) * params.peak).float().cpu(), params.noise_seed)
-        residual = counts.to(device=batch.device, dtype=batch.dtype) / params.peak - source
-        return restore_layout((batch + residual).clamp(0.0, 1.0), single)
+        residual = counts.to(device=batch.device, dtype=batch.dtype).div_(params.peak).sub_(source)
+        return restore_layout((batch + residual).clamp_(0.0, 1.0), single)
 
 
 #: above this mean photon count a pixel's Poisson draw uses the rounded normal approximation
@@ -126,11 +131,15 @@ def sample_photon_counts(rate: torch.Tensor, seed: int) -> torch.Tensor:
     Only the dim pixels get the exact (slow) draw.
     """
     generator = torch.Generator().manual_seed(int(seed))
-    normal = torch.randn(rate.shape, generator=generator, dtype=torch.float32)
-    counts = (rate + rate.sqrt() * normal).round().clamp_min(0.0)
-    dim = rate < POISSON_NORMAL_THRESHOLD
-    if bool(dim.any()):
-        counts[dim] = torch.poisson(rate[dim], generator=generator)
+    counts = torch.randn(rate.shape, generator=generator, dtype=torch.float32)
+    counts.mul_(rate.sqrt()).add_(rate).round_().clamp_min_(0.0)  # round(λ + √λ · z), in place
+    # the dim pixels in row-major order of N×C×H×W (whatever the memory format), found by numpy
+    # on the flat arrays: much cheaper than torch's boolean-mask gather and scatter
+    flat_rate = rate.detach().contiguous().view(-1)
+    dim = np.flatnonzero(flat_rate.numpy() < POISSON_NORMAL_THRESHOLD)
+    if dim.size:
+        index = torch.from_numpy(dim)
+        counts.view(-1)[index] = torch.poisson(flat_rate[index], generator=generator)
     return counts
 
 
@@ -144,7 +153,6 @@ class SignalDependentNoiseParams(DegradationParams):
     limits = {"shot": (0.0, 1.0), "read": (0.0, 1.0)}
 
 
-@register_operator
 class SignalDependentNoise(_NoiseOp):
     """Heteroscedastic Gaussian noise, variance ``shot · x + read²`` (raw-sensor noise model)."""
 

@@ -32,6 +32,7 @@ import torch
 
 from degplug.degradations import sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
+from degplug.degradations.filtering import to_memory_format
 from degplug.degradations.registry import get_operator_class, params_from_dict
 from degplug.degradations.resize import ResizeBack
 from degplug.utils.random import make_generator
@@ -163,10 +164,12 @@ def _operator_for(type_name: str) -> DegradationOp:
 def apply_degradation_params(image: torch.Tensor, params: PipelineParams) -> torch.Tensor:
     """Replay recorded steps on ``image`` (3×H×W or N×3×H×W in [0, 1]); pure and deterministic.
 
-    Only the registry is needed, not the pipeline that sampled ``params``. On the CPU, runs of
-    operators that work on channels-last memory (``channels_last_ok``: blur, resize, noise,
-    JPEG) get the batch channels-last, so their OpenCV calls read and write H×W×C arrays without
-    transposing copies; the result is returned in the standard layout.
+    Only the registry is needed, not the pipeline that sampled ``params``. On the CPU, each
+    operator gets the batch in the memory format it runs fastest on
+    (:meth:`~degplug.degradations.base.DegradationOp.preferred_layout`: channels-last for the
+    OpenCV filters and resizes, standard for torch's antialiased resizes and the other operators,
+    either for the elementwise noises and JPEG), moved by OpenCV's plane merge/split; the values do
+    not depend on it. The result is returned in the standard layout.
     """
     batch, single = as_batch(image)
     check_image("image", batch)
@@ -175,13 +178,14 @@ def apply_degradation_params(image: torch.Tensor, params: PipelineParams) -> tor
     out = batch
     for step in params.steps:
         operator = _operator_for(step.type)
+        extra = {"size": input_size} if isinstance(operator, ResizeBack) else {}
         if fast_layout:
-            out = out.contiguous(memory_format=torch.channels_last if operator.channels_last_ok else torch.contiguous_format)
-        if isinstance(operator, ResizeBack):
-            out = operator.apply(out, step.params, size=input_size)
-        else:
-            out = operator.apply(out, step.params)
-    return restore_layout(out.contiguous(), single)
+            layout = operator.preferred_layout(out, step.params, **extra)
+            if layout is not None:
+                out = to_memory_format(out, layout == "channels_last")
+        out = operator.apply(out, step.params, **extra)
+    out = to_memory_format(out, False) if fast_layout else out.contiguous()
+    return restore_layout(out, single)
 
 
 class DegradationPipeline:

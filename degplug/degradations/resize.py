@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 
 from degplug.degradations import sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
-from degplug.degradations.filtering import resize
-from degplug.degradations.registry import register_operator
+from degplug.degradations.filtering import resize, resize_layout
 
 INTERPOLATIONS = ("area", "bilinear", "bicubic", "nearest")
 
@@ -24,7 +24,6 @@ class ResizeParams(DegradationParams):
     choices = {"interpolation": INTERPOLATIONS}
 
 
-@register_operator
 class Resize(DegradationOp):
     """Scale the image by ``scale`` (output side = max(1, round(side × scale)))."""
 
@@ -48,6 +47,9 @@ class Resize(DegradationOp):
     def output_size(height: int, width: int, scale: float) -> tuple[int, int]:
         return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
+    def preferred_layout(self, batch: torch.Tensor, params: ResizeParams, **apply_kwargs: Any) -> str | None:
+        return resize_layout(batch, self.output_size(batch.shape[-2], batch.shape[-1], params.scale), params.interpolation)
+
     def apply(self, image: torch.Tensor, params: ResizeParams) -> torch.Tensor:
         batch, single = as_batch(image)
         size = self.output_size(batch.shape[-2], batch.shape[-1], params.scale)
@@ -61,7 +63,6 @@ class ResizeBackParams(DegradationParams):
     choices = {"interpolation": INTERPOLATIONS}
 
 
-@register_operator
 class ResizeBack(DegradationOp):
     """Resize to a target size, normally the pipeline's input size (the display end of the chain).
 
@@ -80,6 +81,10 @@ class ResizeBack(DegradationOp):
 
     def sample_params(self, generator: torch.Generator) -> ResizeBackParams:
         return ResizeBackParams(interpolation=sampling.sample_choice(self.config["interpolation"], generator))
+
+    def preferred_layout(self, batch: torch.Tensor, params: ResizeBackParams, **apply_kwargs: Any) -> str | None:
+        size = apply_kwargs.get("size")
+        return None if size is None else resize_layout(batch, size, params.interpolation)
 
     def apply(self, image: torch.Tensor, params: ResizeBackParams, size: tuple[int, int] | None = None) -> torch.Tensor:
         batch, single = as_batch(image)

@@ -42,9 +42,8 @@ def check_image(
     low, high = (value.item() for value in torch.aminmax(image.detach()))
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name}: contains NaN or Inf values")
-    if check_range:
-        if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
-            raise ValueError(f"{name}: values must lie in [0, 1], found range [{low:.4g}, {high:.4g}]")
+    if check_range and (low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE):
+        raise ValueError(f"{name}: values must lie in [0, 1], found range [{low:.4g}, {high:.4g}]")
 
 
 NON_FINITE_ADVICE = "the run stops here and the last saved checkpoint is kept. Lower the learning rate or check the data."

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from degplug.degradations import DegradationPipeline, get_operator_class
-from degplug.degradations.filtering import _FilterPlan, filter2d, resize
+from degplug.degradations.filtering import _FilterPlan, filter2d, resize, to_memory_format
 from degplug.degradations.jpeg import jpeg_roundtrip
 from degplug.degradations.pipeline import PipelineParams, apply_degradation_params
 
@@ -159,7 +159,7 @@ def coverage_matrix(size_in: int, size_out: int) -> np.ndarray:
     matrix = np.zeros((size_out, size_in))
     for i in range(size_out):
         start, end = i * ratio, (i + 1) * ratio
-        for j in range(int(math.floor(start)), min(size_in, int(math.ceil(end)))):
+        for j in range(math.floor(start), min(size_in, math.ceil(end))):
             matrix[i, j] = max(0.0, min(end, j + 1) - max(start, j))
     return matrix / matrix.sum(axis=1, keepdims=True)
 
@@ -175,7 +175,7 @@ def resize_reference(batch: torch.Tensor, size: tuple[int, int], mode: str) -> t
     return out.clamp(0.0, 1.0)
 
 
-RESIZE_CASES = [(23, 31), (64, 72), (101, 90), (150, 160), (40, 100)]
+RESIZE_CASES = [(23, 31), (64, 72), (101, 90), (150, 160), (128, 144), (40, 100), (64, 200)]
 
 
 @pytest.mark.parametrize("mode", ["area", "bilinear", "bicubic", "nearest"])
@@ -189,6 +189,34 @@ def test_resize_matches_its_definition_and_channels_last_equals_standard(mode):
         if mode != "nearest":
             error = (plain.double() - resize_reference(image, size, mode)).abs().max().item()
             assert error <= 1e-5, f"{mode} to {size}: max error {error:.2e}"
+
+
+def test_area_enlarging_is_exact_coverage_for_every_size_pair_including_coinciding_edges():
+    """OpenCV's INTER_AREA gets e.g. 72 -> 160 wrong by whole pixels; the two-tap path may not."""
+    generator = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for size_in in range(2, 40):
+        image = torch.rand(1, 3, size_in, size_in + 1, generator=generator)
+        for size_out in range(size_in, 3 * size_in + 2, 3):
+            size = (size_out, size_out + 2)
+            worst = max(worst, (resize(image, size, "area").double() - resize_reference(image, size, "area")).abs().max().item())
+    assert worst <= 1e-6
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 17, 23), (1, 4, 8, 9), (1, 1, 5, 6), (3, 2, 1, 1)])
+def test_memory_format_moves_keep_the_values(shape):
+    image = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    last = to_memory_format(image, True)
+    assert last.is_contiguous(memory_format=torch.channels_last) and torch.equal(last, image)
+    back = to_memory_format(last, False)
+    assert back.is_contiguous() and torch.equal(back, image)
+    strided = image[..., ::2, :]  # neither layout: still handled
+    assert torch.equal(to_memory_format(strided, True), strided) and torch.equal(to_memory_format(strided, False), strided)
+
+
+def test_jpeg_names_a_wrong_channel_count():
+    with pytest.raises(ValueError, match="N×3×H×W"):
+        jpeg_roundtrip(torch.rand(1, 1, 16, 16), 50)
 
 
 def test_jpeg_roundtrip_in_channels_last_equals_standard_and_the_codec_called_directly():
@@ -352,7 +380,7 @@ def test_chain_for_fixed_parameters_equals_the_direct_reference(index):
     block; so ≥ 99.5 % of the final values agree to 1e-5 and none differs by more than 6/255."""
     steps = FIXED_CHAINS[index]
     image = textured_image(96, 88, seed=index)
-    codec = [i for i, step in enumerate(steps) if step["type"] == "jpeg"][0]
+    codec = next(i for i, step in enumerate(steps) if step["type"] == "jpeg")
     before_codec = apply_degradation_params(image, PipelineParams.from_dict({"steps": steps[:codec]}))
     # resize_back is not in the prefix: compare at the prefix's own size
     reference = reference_chain(image, steps[:codec])

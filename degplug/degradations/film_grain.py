@@ -10,7 +10,6 @@ from degplug.degradations import kernels, sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
 from degplug.degradations.filtering import filter2d
 from degplug.degradations.noise import luminance, unit_noise
-from degplug.degradations.registry import register_operator
 
 
 @dataclasses.dataclass
@@ -23,7 +22,6 @@ class FilmGrainParams(DegradationParams):
     limits = {"grain_size": (0.0, 20.0), "intensity": (0.0, 1.0)}
 
 
-@register_operator
 class FilmGrain(DegradationOp):
     """White noise blurred to the grain size, renormalised to unit std, scaled by ``intensity``.
 

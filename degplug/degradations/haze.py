@@ -9,7 +9,6 @@ import torch
 from degplug.degradations import sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
 from degplug.degradations.filtering import smooth_field
-from degplug.degradations.registry import register_operator
 
 
 @dataclasses.dataclass
@@ -35,7 +34,6 @@ def depth_map(height: int, width: int, params: HazeParams, device: torch.device 
     return weight * ramp + (1.0 - weight) * field
 
 
-@register_operator
 class Haze(DegradationOp):
     """``I = J · t + A · (1 − t)``, ``t = exp(−β · d)`` (Koschmieder's atmospheric scattering model)."""
 

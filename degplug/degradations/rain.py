@@ -10,7 +10,6 @@ import torch
 from degplug.degradations import kernels, sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
 from degplug.degradations.filtering import filter2d, seeded_uniform
-from degplug.degradations.registry import register_operator
 
 
 @dataclasses.dataclass
@@ -25,7 +24,6 @@ class RainStreaksParams(DegradationParams):
     limits = {"density": (0.0, 1.0), "length": (0.0, 201.0), "angle": (-180.0, 180.0), "width": (0.0, 10.0), "brightness": (0.0, 1.0)}
 
 
-@register_operator
 class RainStreaks(DegradationOp):
     """Sparse random drops, thickened, smeared along the fall direction, screen-blended on the image.
 
@@ -95,7 +93,6 @@ class RaindropsParams(DegradationParams):
             raise ValueError(f"RaindropsParams: min_radius {self.min_radius} is larger than max_radius {self.max_radius}")
 
 
-@register_operator
 class Raindrops(DegradationOp):
     """Adherent raindrops on the lens: soft elliptical regions showing a defocused, brightened view.
 

@@ -11,7 +11,6 @@ from degplug.degradations import kernels, sampling
 from degplug.degradations.base import DegradationOp, DegradationParams, as_batch, restore_layout
 from degplug.degradations.filtering import filter2d, smooth_field, soft_mask
 from degplug.degradations.noise import unit_noise
-from degplug.degradations.registry import register_operator
 
 
 def region_mask(height: int, width: int, seed: int, smoothness: float, coverage: float, device="cpu") -> torch.Tensor:
@@ -32,7 +31,6 @@ class SpatialBlurParams(DegradationParams):
     limits = {"sigma": (0.0, 50.0), "mask_smoothness": (0.01, 1.0), "coverage": (0.0, 1.0)}
 
 
-@register_operator
 class SpatialBlur(DegradationOp):
     """Gaussian blur inside a random region (local defocus, depth of field, smudged lens)."""
 
@@ -75,7 +73,6 @@ class SpatialNoiseParams(DegradationParams):
     limits = {"sigma": (0.0, 255.0), "mask_smoothness": (0.01, 1.0), "coverage": (0.0, 1.0)}
 
 
-@register_operator
 class SpatialNoise(DegradationOp):
     """Gaussian noise whose std follows a random mask (uneven gain, local low light)."""
 

@@ -99,7 +99,7 @@ def to_memory_format(batch: torch.Tensor, channels_last: bool) -> torch.Tensor:
     target = out.numpy()
     for n in range(batch.shape[0]):
         planes = [target[n, c] for c in range(channels)]
-        for plane, result in zip(planes, cv2.split(source[n], planes)):
+        for plane, result in zip(planes, cv2.split(source[n], planes), strict=True):
             _written(result, plane)
     return out
 

@@ -9,10 +9,15 @@ Options (besides BasicSR's usual ones):
     path.pretrain_network_g / pretrain_network_degrad: BasicSR files, or one degplug NDR checkpoint
         (``ndr_<iter>.pth``, or ``degplug convert ndr-official`` output) for both.
     train.schedule: ``joint`` (the released code) or ``alternate`` (the paper).
+    train.optimizer_state: ``separate`` (default) or ``shared``: in the alternate schedule, whether
+        the representation group (dictionary, queries) has its own optimizer state per half-step
+        (a fourth optimizer, ``representation_degradation``) or one for both.
     train.restoration_weight / degradation_weight: 1 and 1.
     train.grad_clip: 10.
-    train.optim_g: one optimizer setting used for each of the three parameter groups
-        (restoration, representation, degradation), e.g. Adam lr 1e-4, weight_decay 1e-8.
+    train.optim_g: one optimizer setting used for each optimizer (one per parameter group:
+        restoration, representation, degradation; plus representation_degradation with separate
+        state), e.g. Adam lr 1e-4, weight_decay 1e-8. They are saved in the training state in
+        ``degplug.ndr.training.OPTIMIZER_KEYS`` order, each with its lr scheduler.
 Validation reports PSNR/SSIM per task (datasets that tag items with ``task``) and their average;
 ``basicsr test`` (options/ndr_test.yml) also writes it to ``results/<name>/<dataset>_metrics.{md,json}``.
 """
@@ -34,11 +39,15 @@ from degplug.ndr.checkpoint import save_restorer
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
-from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
+from degplug.ndr.training import OPTIMIZER_GROUPS, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
+from basicsr_ext.training_states import ResumeError
 
-TRAIN_KEYS = {"schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase"}
+TRAIN_KEYS = {
+    "schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase",
+    "optimizer_state",
+}
 
 
 class NDRModel(BaseModel):
@@ -51,6 +60,9 @@ class NDRModel(BaseModel):
         schedule = (opt.get("train") or {}).get("schedule", "joint")
         if schedule not in ("joint", "alternate"):
             raise ValueError(f"train.schedule must be 'joint' or 'alternate', got {schedule!r}")
+        optimizer_state = (opt.get("train") or {}).get("optimizer_state", "separate")
+        if optimizer_state not in ("separate", "shared"):
+            raise ValueError(f"train.optimizer_state must be 'separate' or 'shared', got {optimizer_state!r}")
 
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)
@@ -79,9 +91,25 @@ class NDRModel(BaseModel):
         groups = parameter_groups(self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad))
         settings = dict(train_opt["optim_g"])
         optim_type = settings.pop("type")
-        self.group_optimizers = {name: self.get_optimizer(optim_type, groups[name], **settings) for name in GROUP_NAMES}
-        self.optimizers = [self.group_optimizers[name] for name in GROUP_NAMES]
+        self.group_optimizers = {
+            key: self.get_optimizer(optim_type, groups[OPTIMIZER_GROUPS[key]], **settings)
+            for key in self.training_step.optimizer_keys
+        }
+        self.optimizers = list(self.group_optimizers.values())
         self.setup_schedulers()
+
+    def resume_training(self, resume_state: dict) -> None:
+        """BasicSR's resume, with a clear error when the state holds another number of optimizers
+        (a state saved with the other ``train.optimizer_state`` or schedule)."""
+        saved, expected = len(resume_state.get("optimizers", [])), len(self.optimizers)
+        if saved != expected:
+            keys = ", ".join(self.group_optimizers)
+            raise ResumeError(
+                f"resume state: it holds {saved} optimizer states, this run has {expected} ({keys}; "
+                f"train.schedule {self.training_step.schedule!r}, train.optimizer_state "
+                f"{self.training_step.optimizer_state!r}); resume with the schedule and optimizer_state it was saved with"
+            )
+        super().resume_training(resume_state)
 
     def feed_data(self, data: dict) -> None:
         self.lq = data["lq"].to(self.device)

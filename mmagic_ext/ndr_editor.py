@@ -1,16 +1,20 @@
 """NDREditor: NDR-Restore's bidirectional training and its test protocol as an mmengine ``BaseModel``.
 
 The loss math and the schedule are ``degplug.ndr.training.NDRTrainingStep``; this class only moves
-batches, calls ``backward``, clips and steps the three optimizers of an ``OptimWrapperDict`` (built
+batches, calls ``backward``, clips and steps the optimizers of an ``OptimWrapperDict`` (built
 by ``NDROptimWrapperConstructor`` from ``degplug.ndr.training.parameter_groups``):
 
     ``restoration``     NDR-Restore's backbone and injections
     ``representation``  the NDR dictionary tokens and the degradation queries
     ``degradation``     every parameter of NDR-Degrad
+    ``representation_degradation``  the representation group again, stepped in the alternate
+                        schedule's degradation half-step (``optimizer_state='separate'``, the
+                        default; with ``'shared'`` ``representation`` steps in both half-steps)
 
 Per phase of the schedule (``joint``: one phase; ``alternate``: degradation then restoration
 half-step): zero every group's gradients, ``compute_losses``, backward, clip the joint gradient
-norm of the stepping groups to ``grad_clip`` (10), step exactly ``trainable_groups(phase)``.
+norm of the stepping groups to ``grad_clip`` (10), step exactly the optimizers of
+``phase_optimizers(phase)``. The runner saves and resumes every optimizer of the dict.
 This is the same iteration as ``NDRTrainingStep.run`` (BasicSR's ``NDRModel``).
 
 Config::
@@ -19,7 +23,8 @@ Config::
         type='NDREditor',
         restorer=dict(type='NDRRestoreNet', width=48, ...),     # NDRRestoreNet keyword arguments
         degrader=dict(type='NDRDegradNet', width=48, rank=16),  # NDRDegradNet keyword arguments
-        training=dict(schedule='joint', restoration_weight=1.0, degradation_weight=1.0),
+        training=dict(schedule='joint', restoration_weight=1.0, degradation_weight=1.0,
+                      optimizer_state='separate'),  # alternate schedule: 'separate' | 'shared'
         grad_clip=10.0,
         data_preprocessor=dict(type='UDMDataPreprocessor'))
 
@@ -51,12 +56,15 @@ from torch import nn
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
-from degplug.ndr.training import GROUP_NAMES, NDRTrainingStep, parameter_groups
+from degplug.ndr.training import NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor
 
-TRAINING_KEYS = ("schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase")
+TRAINING_KEYS = (
+    "schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase",
+    "optimizer_state",
+)
 
 
 def _build(config: dict | nn.Module | None, what: str) -> nn.Module | None:
@@ -123,13 +131,18 @@ class NDREditor(DegplugEditor):
             raise ValueError("NDREditor: training needs a degrader (dict(type='NDRDegradNet', ...))")
         return parameter_groups(self.restorer, self.degrader)
 
+    def optimizer_keys(self) -> tuple[str, ...]:
+        """The optimizers the schedule needs (``NDRTrainingStep.optimizer_keys``)."""
+        return self.training_step.optimizer_keys
+
     # ---------------------------------------------------------------- training
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> dict[str, torch.Tensor]:
         """One NDR iteration: every phase of the schedule (module doc). Returns the detached losses,
         prefixed by the phase in the alternate schedule (``degradation_loss_degradation``...)."""
-        missing = [name for name in GROUP_NAMES if name not in optim_wrapper]
+        expected = self.optimizer_keys()
+        missing = [name for name in expected if name not in optim_wrapper]
         if missing:
-            raise ValueError(f"NDREditor.train_step: optim_wrapper lacks {missing}; expected {list(GROUP_NAMES)}")
+            raise ValueError(f"NDREditor.train_step: optim_wrapper lacks {missing}; expected {list(expected)}")
         batch = self.data_preprocessor(data, True)["inputs"]
         lq, gt = batch["lq"], batch["gt"]
         groups = self.parameter_groups()
@@ -151,8 +164,8 @@ class NDREditor(DegplugEditor):
             if self.grad_clip is not None:
                 params = [p for name in stepping for p in groups[name] if p.grad is not None]
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-            for name in stepping:
-                optim_wrapper[name].step()
+            for key in self.training_step.phase_optimizers(phase).values():
+                optim_wrapper[key].step()
             prefix = "" if phase == "joint" else f"{phase}_"
             log.update({prefix + key: value.detach().float() for key, value in losses.items()})
         for wrapper in optim_wrapper.values():

@@ -68,6 +68,22 @@ def test_constructor_gives_one_optimizer_per_group_holding_exactly_that_groups_p
         _optimizers(editor, clip_grad=dict(max_norm=10))
 
 
+def test_constructor_gives_the_alternate_schedule_a_degradation_phase_optimizer_for_the_representation():
+    separate = _optimizers(_editor(schedule="alternate"), representation=dict(optimizer=dict(lr=3e-3)),
+                           representation_degradation=dict(optimizer=dict(betas=(0.5, 0.9))))
+    assert sorted(separate.keys()) == ["degradation", "representation", "representation_degradation", "restoration"]
+    own, other = separate["representation_degradation"].optimizer, separate["representation"].optimizer
+    assert own is not other
+    assert [id(p) for p in own.param_groups[0]["params"]] == [id(p) for p in other.param_groups[0]["params"]]
+    # the representation override first, then its own
+    assert own.param_groups[0]["lr"] == 3e-3 and own.param_groups[0]["betas"] == (0.5, 0.9)
+    assert other.param_groups[0]["betas"] == (0.9, 0.999)
+    shared = _optimizers(_editor(schedule="alternate", optimizer_state="shared"))
+    assert sorted(shared.keys()) == ["degradation", "representation", "restoration"]
+    with pytest.raises(ValueError, match="optimizer_state"):
+        _editor(schedule="alternate", optimizer_state="both")
+
+
 def _warmed_editor(**training):
     """An editor after one joint step, so the zero-initialized injections pass gradients."""
     warm = _editor(schedule="joint")
@@ -104,13 +120,16 @@ def test_joint_train_step_updates_all_three_groups_once():
     assert _changed(editor, before) == {"restoration": True, "representation": True, "degradation": True}
 
 
-@pytest.mark.parametrize("detach, expected", [
-    (False, ["degradation", "representation", "restoration", "representation"]),
-    (True, ["degradation", "restoration", "representation"]),
+@pytest.mark.parametrize("detach, state, expected", [
+    (False, "separate", ["degradation", "representation_degradation", "restoration", "representation"]),
+    (False, "shared", ["degradation", "representation", "restoration", "representation"]),
+    (True, "separate", ["degradation", "restoration", "representation"]),
 ])
-def test_alternate_train_step_steps_exactly_the_groups_of_each_half_step(detach, expected):
-    editor = _warmed_editor(schedule="alternate", detach_representation_in_degradation_phase=detach)
+def test_alternate_train_step_steps_exactly_the_groups_of_each_half_step(detach, state, expected):
+    editor = _warmed_editor(schedule="alternate", detach_representation_in_degradation_phase=detach,
+                            optimizer_state=state)
     optim = _optimizers(editor)
+    assert sorted(optim.keys()) == sorted(set(expected))
     stepped = _record_steps(optim)
     before = _snapshot(editor)
     log = editor.train_step(_batch(), optim)

@@ -177,3 +177,107 @@ def test_invalid_schedule_phase_and_inputs_raise_value_errors():
         NDRTrainingStep().compute_losses(restorer, degrader, lq, gt * float("nan"))
     with pytest.raises(ValueError, match="optimizers"):
         NDRTrainingStep().run(restorer, degrader, lq, gt, {})
+
+
+def _alternate_step_with_gradients(optimizer_state):
+    """One alternate iteration from fresh Adams (no weight decay, no clipping) on warmed-up nets;
+    returns the nets, the optimizers and each phase's representation gradients (cloned before the step)."""
+    restorer, degrader = _nets()
+    _warm_up(restorer, degrader)
+    step = NDRTrainingStep("alternate", optimizer_state=optimizer_state)
+    optimizers = make_optimizers(restorer, degrader, NDROptimizerSettings(lr=1e-3, weight_decay=0.0), step=step)
+    representation = parameter_groups(restorer, degrader)["representation"]
+    grads = []
+
+    def record(_stepping):
+        grads.append([p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in representation])
+
+    step.run(restorer, degrader, *_toy_batch(1), optimizers, grad_clip=None, after_backward=record)
+    assert len(grads) == 2  # degradation, then restoration half-step
+    return restorer, degrader, step, optimizers, representation, grads
+
+
+def test_alternate_separate_state_keeps_one_adam_state_per_half_step_for_the_representation():
+    _, _, step, optimizers, representation, (g_d, g_r) = _alternate_step_with_gradients("separate")
+    assert step.optimizer_keys == (*GROUP_NAMES, "representation_degradation")
+    assert set(optimizers) == set(step.optimizer_keys)
+    assert step.phase_optimizers("degradation") == {"degradation": "degradation",
+                                                    "representation": "representation_degradation"}
+    assert step.phase_optimizers("restoration") == {"restoration": "restoration", "representation": "representation"}
+    beta1, beta2 = 0.9, 0.999
+    # both losses reach the representation, with different gradients (so the checks below can fail)
+    assert any(d.abs().sum() > 0 for d in g_d) and any(r.abs().sum() > 0 for r in g_r)
+    assert any(not torch.allclose(d, r) for d, r in zip(g_d, g_r))
+    differs_from_shared = False
+    for p, d, r in zip(representation, g_d, g_r):
+        own_d = optimizers["representation_degradation"].state[p]
+        own_r = optimizers["representation"].state[p]
+        assert own_d["exp_avg"] is not own_r["exp_avg"]
+        # Adam's first step from zero moments, written out: m = (1-β1)·g, v = (1-β2)·g²
+        torch.testing.assert_close(own_d["exp_avg"], (1 - beta1) * d)
+        torch.testing.assert_close(own_d["exp_avg_sq"], (1 - beta2) * d * d)
+        torch.testing.assert_close(own_r["exp_avg"], (1 - beta1) * r)
+        torch.testing.assert_close(own_r["exp_avg_sq"], (1 - beta2) * r * r)
+        assert float(own_d["step"]) == 1 and float(own_r["step"]) == 1
+        # one Adam over both gradients in turn would hold m = β1·(1-β1)·g_d + (1-β1)·g_r
+        shared_m = beta1 * (1 - beta1) * d + (1 - beta1) * r
+        differs_from_shared |= not torch.allclose(own_r["exp_avg"], shared_m)
+    assert differs_from_shared
+
+
+def test_alternate_shared_state_is_one_adam_over_both_half_steps():
+    _, _, step, optimizers, representation, (g_d, g_r) = _alternate_step_with_gradients("shared")
+    assert step.optimizer_keys == GROUP_NAMES
+    assert set(optimizers) == set(GROUP_NAMES)
+    beta1, beta2 = 0.9, 0.999
+    for p, d, r in zip(representation, g_d, g_r):
+        state = optimizers["representation"].state[p]
+        torch.testing.assert_close(state["exp_avg"], beta1 * (1 - beta1) * d + (1 - beta1) * r)
+        torch.testing.assert_close(state["exp_avg_sq"], beta2 * (1 - beta2) * d * d + (1 - beta2) * r * r)
+        assert float(state["step"]) == 2
+
+
+def test_alternate_separate_state_resumes_both_representation_states(tmp_path):
+    restorer, degrader, step, optimizers, representation, _ = _alternate_step_with_gradients("separate")
+    torch.save({"restorer": restorer.state_dict(), "degrader": degrader.state_dict(),
+                "optimizers": {key: opt.state_dict() for key, opt in optimizers.items()}}, tmp_path / "state.pth")
+    saved = torch.load(tmp_path / "state.pth", map_location="cpu", weights_only=True)
+    resumed_r, resumed_d = _nets()
+    resumed_r.load_state_dict(saved["restorer"])
+    resumed_d.load_state_dict(saved["degrader"])
+    resumed_opts = make_optimizers(resumed_r, resumed_d, NDROptimizerSettings(lr=1e-3, weight_decay=0.0), step=step)
+    for key, opt in resumed_opts.items():
+        opt.load_state_dict(saved["optimizers"][key])
+    resumed_rep = parameter_groups(resumed_r, resumed_d)["representation"]
+    for key in ("representation", "representation_degradation"):
+        for p, q in zip(representation, resumed_rep):
+            torch.testing.assert_close(resumed_opts[key].state[q]["exp_avg"], optimizers[key].state[p]["exp_avg"])
+            torch.testing.assert_close(resumed_opts[key].state[q]["exp_avg_sq"], optimizers[key].state[p]["exp_avg_sq"])
+    # the next iteration is the same as without the interruption ...
+    batch = _toy_batch(2)
+    step.run(restorer, degrader, *batch, optimizers, grad_clip=None)
+    step.run(resumed_r, resumed_d, *batch, resumed_opts, grad_clip=None)
+    for a, b in zip([*restorer.parameters(), *degrader.parameters()], [*resumed_r.parameters(), *resumed_d.parameters()]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    # ... and differs from a resume that lost the degradation-phase state (so the check can fail)
+    lost_r, lost_d = _nets()
+    lost_r.load_state_dict(saved["restorer"])
+    lost_d.load_state_dict(saved["degrader"])
+    lost_opts = make_optimizers(lost_r, lost_d, NDROptimizerSettings(lr=1e-3, weight_decay=0.0), step=step)
+    for key, opt in lost_opts.items():
+        if key != "representation_degradation":
+            opt.load_state_dict(saved["optimizers"][key])
+    step.run(lost_r, lost_d, *batch, lost_opts, grad_clip=None)
+    assert any(not torch.allclose(a, b, atol=1e-6) for a, b in zip(representation, parameter_groups(lost_r, lost_d)["representation"]))
+
+
+def test_alternate_run_names_the_missing_degradation_phase_optimizer_and_bad_state_is_refused():
+    restorer, degrader = _nets()
+    step = NDRTrainingStep("alternate")
+    shared_set = make_optimizers(restorer, degrader, step=NDRTrainingStep("alternate", optimizer_state="shared"))
+    with pytest.raises(ValueError, match="representation_degradation"):
+        step.run(restorer, degrader, *_toy_batch(), shared_set)
+    with pytest.raises(ValueError, match="optimizer_state"):
+        NDRTrainingStep("alternate", optimizer_state="per_loss")
+    assert NDRTrainingStep("joint").optimizer_keys == GROUP_NAMES
+    assert NDRTrainingStep("alternate", detach_representation_in_degradation_phase=True).optimizer_keys == GROUP_NAMES

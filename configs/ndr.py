@@ -20,7 +20,8 @@ model = dict(
                   ffn_expansion=2.66, num_tokens=32, token_dim=128, rank=16),
     degrader=dict(type='NDRDegradNet', width=48, rank=16),
     training=dict(schedule='joint',  # joint (the released code) | alternate (degplug's reading of the paper)
-                  restoration_weight=1.0, degradation_weight=1.0),
+                  restoration_weight=1.0, degradation_weight=1.0,
+                  optimizer_state='separate'),  # alternate only: 'separate' (default) | 'shared' (README)
     grad_clip=10.0,
     data_preprocessor=dict(type='UDMDataPreprocessor'),
 )

@@ -94,6 +94,25 @@ def test_all_in_one_dataset_reads_the_datasets_own_layouts_and_a_subset_list(tmp
         ("part1/0001_0.8_0.2.jpg", "0001.png"), ("part2/0003_0.9_0.1.jpg", "0003.png")]
 
 
+def test_the_ots_subset_list_of_airnet_and_promptir_selects_from_ots_as_distributed(tmp_path):
+    # RESIDE OTS as downloaded (haze/part1…part4 + clear/, JPEG), and the published subset list
+    # format (data_dir/hazy/hazy_outside.txt of AirNet/PromptIR: "synthetic/partN/<scene>_<A>_<beta>.jpg")
+    ots = tmp_path / "OTS_BETA"
+    for scene in ("0025", "0039"):
+        write_image(ots / "clear" / f"{scene}.jpg", torch.full((3, 16, 16), 0.2 if scene == "0025" else 0.8))
+        for part, version in ((1, "0.8_0.04"), (1, "1_0.2"), (4, "0.9_0.1")):
+            write_image(ots / "haze" / f"part{part}" / f"{scene}_{version}.jpg", torch.full((3, 16, 16), 0.5))
+    listed = ["synthetic/part1/0025_0.8_0.04.jpg", "synthetic/part1/0039_1_0.2.jpg", "synthetic/part4/0039_0.9_0.1.jpg"]
+    (tmp_path / "subset.txt").write_text("\n".join(listed) + "\n")
+    dataset = AllInOneDataset([{"task": "dehaze", "root_folder": str(ots), "list_file": str(tmp_path / "subset.txt")}],
+                              crop_size=None, phase="val")
+    assert len(dataset) == 3  # of the 6 hazy images, exactly the listed ones, in list order
+    items = [dataset[i] for i in range(3)]
+    assert [item["lq_path"].split("haze/")[1] for item in items] == [entry.split("synthetic/")[1] for entry in listed]
+    assert [item["gt_path"].rsplit("/", 1)[1] for item in items] == ["0025.jpg", "0039.jpg", "0039.jpg"]
+    assert [round(float(item["gt"].mean()), 1) for item in items] == [0.2, 0.8, 0.8]  # the clean scene, read
+
+
 def test_gopro_sequences_and_real_sr_pairs_upsampled_like_the_synthetic_ones(tmp_path):
     gopro = tmp_path / "GOPRO_Large" / "train"
     for sequence in ("GOPR0372_07_00", "GOPR0374_11_00"):

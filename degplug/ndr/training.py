@@ -40,9 +40,10 @@ Schedules:
   - ``"shared"``: one optimizer ``"representation"`` for both half-steps, so its moments mix the
     two losses' gradients and its step count advances twice per iteration.
 
-  Measured on the short CPU demo (``options/ndr_demo.yml``, authors' network, one seed; README
-  "NDR-Restore"): separate state trained better than shared state (average PSNR/SSIM over the six
-  demo tasks 18.86 / 0.6035 vs 17.73 / 0.5611 after 200 iterations at 48² crops).
+  Measured on the short CPU demo (``benchmarks/ndr_optimizer_state.py``: ``options/ndr_demo.yml``,
+  authors' network, 300 iterations, one seed; README "NDR-Restore"): average PSNR / SSIM over the
+  six demo tasks 18.90 / 0.6342 with separate state, 17.82 / 0.6348 with shared state (separate
+  higher in PSNR on every task; SSIM equal on average).
 
   Under DistributedDataParallel the degradation half-step leaves R's backbone unused: wrap with
   ``find_unused_parameters=True`` (or separate wrappers per network).

@@ -52,6 +52,9 @@ def test_ndr_trains_resumes_and_restores(tmp_path, subprocess_env, schedule):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (experiment / "models" / "net_degrad_4.pth").is_file()
 
+    if schedule == "alternate":
+        _check_alternate_optimizer_states(tmp_path, experiment, subprocess_env)
+
     if schedule == "joint":
         inputs = tmp_path / "inputs"
         inputs.mkdir()
@@ -60,6 +63,31 @@ def test_ndr_trains_resumes_and_restores(tmp_path, subprocess_env, schedule):
         assert degplug_main(["restore", "--ckpt", str(experiment / "models" / "ndr_latest.pth"),
                              "--input", str(inputs), "--output", str(tmp_path / "restored"), "--no-progress"]) == 0
         assert read_image(tmp_path / "restored" / "odd.png").shape == (3, 37, 45)
+
+
+def _adam_steps(state_file: Path) -> list[float]:
+    """The Adam step count of each optimizer's first parameter in a BasicSR training state."""
+    import torch
+
+    from basicsr_ext.training_states import STATE_GLOBALS
+
+    with torch.serialization.safe_globals(STATE_GLOBALS):
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+    return [float(optimizer["state"][0]["step"]) for optimizer in state["optimizers"]]
+
+
+def _check_alternate_optimizer_states(tmp_path: Path, experiment: Path, env: dict) -> None:
+    # separate state (default): restoration, representation, degradation, representation_degradation,
+    # each stepped once per iteration; the resumed run continued all four counts (2 -> 4)
+    states = experiment / "training_states"
+    assert _adam_steps(states / "2.state") == [2.0, 2.0, 2.0, 2.0]
+    assert _adam_steps(states / "4.state") == [4.0, 4.0, 4.0, 4.0]
+    # resuming that state with one shared representation state is refused by name
+    options = tiny_options(6, "alternate")
+    options["train"]["optimizer_state"] = "shared"
+    result = run_basicsr(tmp_path, options, env, "--auto_resume")
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "optimizer_state" in result.stderr and "4 optimizer states" in result.stderr, result.stderr[-3000:]
 
 
 def _tiny_test_layout(root: Path) -> Path:

@@ -65,6 +65,17 @@ def test_mim_train_logs_both_half_steps_and_resumes_from_its_last_checkpoint(mma
     assert "NDR/denoise_25/PSNR" in log and "NDR/Average/PSNR" in log  # validation at iter 4
 
 
+def test_mim_train_saves_and_resumes_the_degradation_phase_state_of_the_representation(mmagic_run):
+    # alternate schedule, separate state (default): a fourth optimizer, stepped once per iteration,
+    # saved in the checkpoint and continued by --resume (step 2 -> 4; the shared state would count twice)
+    steps = {}
+    for iters in (2, 4):
+        optimizers = load_checkpoint_file(mmagic_run["work"] / f"iter_{iters}.pth", map_location="cpu")["optimizer"]
+        assert sorted(optimizers) == ["degradation", "representation", "representation_degradation", "restoration"]
+        steps[iters] = {name: float(state["state"][0]["step"]) for name, state in optimizers.items()}
+    assert set(steps[2].values()) == {2.0} and set(steps[4].values()) == {4.0}
+
+
 def test_mim_test_evaluates_the_checkpoint_per_task(mmagic_run):
     work = mmagic_run["work"]
     log = run_mmagic_command([command_path("mim"), "test", "mmagic", str(mmagic_run["config"]), "--checkpoint", str(work / "iter_4.pth"),

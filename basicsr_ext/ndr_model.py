@@ -14,6 +14,8 @@ Options (besides BasicSR's usual ones):
         (a fourth optimizer, ``representation_degradation``) or one for both.
     train.restoration_weight / degradation_weight: 1 and 1.
     train.grad_clip: 10.
+    train.amp: ``none`` (default), ``bf16`` or ``fp16`` mixed precision (fp16 with a GradScaler);
+        train.channels_last: networks and inputs in channels_last memory format (``NDRTrainingStep``).
     train.optim_g: one optimizer setting used for each optimizer (one per parameter group:
         restoration, representation, degradation; plus representation_degradation with separate
         state), e.g. Adam lr 1e-4, weight_decay 1e-8. They are saved in the training state in
@@ -41,12 +43,13 @@ from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import OPTIMIZER_GROUPS, NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
+from degplug.utils.precision import MixedPrecision
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 from basicsr_ext.training_states import ResumeError
 
 TRAIN_KEYS = {
     "schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase",
-    "optimizer_state",
+    "optimizer_state", "amp", "channels_last",
 }
 
 
@@ -63,6 +66,7 @@ class NDRModel(BaseModel):
         optimizer_state = (opt.get("train") or {}).get("optimizer_state", "separate")
         if optimizer_state not in ("separate", "shared"):
             raise ValueError(f"train.optimizer_state must be 'separate' or 'shared', got {optimizer_state!r}")
+        MixedPrecision((opt.get("train") or {}).get("amp"), (opt.get("train") or {}).get("channels_last"), "train.")
 
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)

@@ -53,7 +53,7 @@ LOGGER_KEYS = {"print_freq", "save_checkpoint_freq", "use_tb_logger", "wandb"}
 def _extra_model_keys(model_type: str) -> dict[str, set[str]]:
     """What degplug's models read beyond BasicSR's keys, per block (see each model's docstring)."""
     if model_type == "UDMModel":
-        return {"train": {"udm"}, "val": {"weight_paths"}}
+        return {"train": {"udm", "amp", "channels_last"}, "val": {"weight_paths"}}
     if model_type == "NDRModel":
         from basicsr_ext.ndr_model import TRAIN_KEYS as NDR_TRAIN_KEYS
 
@@ -107,6 +107,8 @@ VALUE_CHECKS: dict[str, dict[str, Any]] = {
         "total_iter": _number(1, integer=True), "warmup_iter": _number(None, integer=True),
         "ema_decay": _number(0), "scheduler": _typed_block, "net_d_iters": _number(1, integer=True),
         "net_d_init_iters": _number(0, integer=True),
+        "amp": lambda v: None if v in (None, False, "none", "bf16", "fp16") else "one of none, bf16, fp16",
+        "channels_last": _optional(_BOOL),
     },
     "val": {
         "val_freq": _number(0, low_open=True), "save_img": _BOOL, "pbar": _BOOL,

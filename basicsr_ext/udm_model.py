@@ -13,6 +13,9 @@ Options (besides BasicSR's usual ones):
         (default 1e-3, the authors' ``lr_Cprs``).
     train.ema_decay: > 0 keeps an EMA copy of network_g (parameters averaged, buffers such as
         BatchNorm statistics copied); validation and the exported ``udm_*.pth`` use it.
+    train.amp: ``none`` (default), ``bf16`` or ``fp16`` mixed precision; train.channels_last:
+        true puts the networks and inputs in channels_last memory format (``UDMTrainingOptions``;
+        the same as ``train.udm.amp`` / ``train.udm.channels_last``).
     val.metrics: names among psnr, ssim, ms_ssim, lpips, dists (keys of a mapping or a list).
 """
 
@@ -42,6 +45,20 @@ from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on
 DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
 
 
+def _training_options(train: dict) -> UDMTrainingOptions:
+    """``train.udm`` with ``train.amp`` / ``train.channels_last`` (ValueError naming the key)."""
+    values = dict(train.get("udm") or {})
+    for key in ("amp", "channels_last"):
+        if key in train:
+            if key in values and values[key] != train[key]:
+                raise ValueError(f"train.{key} = {train[key]!r} and train.udm.{key} = {values[key]!r} differ; set one of them")
+            values[key] = train[key]
+    try:
+        return UDMTrainingOptions.from_dict(values)
+    except ValueError as error:
+        raise ValueError(f"train.{error}") from None
+
+
 class UDMModel(BaseModel):
     """BasicSR model for the universal degradation model."""
 
@@ -58,6 +75,8 @@ class UDMModel(BaseModel):
             UDMTrainingOptions.from_dict(train.get("udm") or {})
         except ValueError as error:
             raise ValueError(f"train.udm: {error}") from None
+        _training_options(train)
+
 
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)
@@ -84,7 +103,7 @@ class UDMModel(BaseModel):
         train_opt = self.opt["train"]
         self.net_g.train()
         discriminator = build_network(self.opt["network_d"]) if "network_d" in self.opt else None
-        options = UDMTrainingOptions.from_dict(train_opt.get("udm", {}))
+        options = _training_options(train_opt)
         self.training_step = UDMTrainingStep(self.udm, options, discriminator=discriminator).to(self.device)
         broadcast_module(self.training_step)  # distributed: every rank starts from rank 0's critic and MoCo state
         self.net_d = self.training_step.discriminator
@@ -146,10 +165,15 @@ class UDMModel(BaseModel):
         except FloatingPointError as error:  # diverged weights, found before the loss could be computed
             raise FloatingPointError(f"UDM loss is not finite at iteration {current_iter} ({error}); {NON_FINITE_ADVICE}") from None
         require_finite_losses(out, "UDM", current_iter)  # every check comes before the first step
-        (out["loss"] + out["aux_loss"]).backward()
+        precision = self.training_step.precision  # amp none: plain backward and steps
+        precision.backward(out["loss"])  # scaled for fp16
+        out["aux_loss"].backward()  # float32, reaches only the quantiles: never scaled
         main_parameters = [p for group in (self.optimizer_g, self.optimizer_aux) for g in group.param_groups for p in g["params"]]
         average_gradients(main_parameters)
-        require_finite_gradients(main_parameters, "UDM", current_iter)
+        precision.unscale_(self.optimizer_g)
+        # fp16: non-finite generator gradients are an overflow the scaler skips (and lowers its scale)
+        checked = [p for g in self.optimizer_aux.param_groups for p in g["params"]] if precision.scales_loss else main_parameters
+        require_finite_gradients(checked, "UDM", current_iter)
         log = {k: v for k, v in out.items() if k.startswith("l_")}
         log["l_total"] = out["loss"].detach()
         log["l_aux"] = out["aux_loss"].detach()
@@ -164,15 +188,18 @@ class UDMModel(BaseModel):
             critic = self.training_step.discriminator_losses(self.batch, out["output"], generator)
             require_finite_losses({"loss": critic["loss"], **{f"l_d_{k}": v for k, v in critic.items() if k != "loss"}},
                                   "UDM critic", current_iter)
-            critic["loss"].backward()
+            precision.backward(critic["loss"])
             critic_parameters = [p for g in self.optimizer_d.param_groups for p in g["params"]]
             average_gradients(critic_parameters)
-            require_finite_gradients(critic_parameters, "UDM critic", current_iter)
+            precision.unscale_(self.optimizer_d)
+            if not precision.scales_loss:
+                require_finite_gradients(critic_parameters, "UDM critic", current_iter)
             log.update({f"d_{k}": v for k, v in critic.items() if k != "loss"})
-        self.optimizer_g.step()
-        self.optimizer_aux.step()
+        precision.step(self.optimizer_g)
+        self.optimizer_aux.step()  # its loss is not scaled
         if self.net_d is not None:
-            self.optimizer_d.step()
+            precision.step(self.optimizer_d)
+        precision.update()
         broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics from rank 0, as DDP does
         self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in log.items()))
         if self.ema_decay > 0:

@@ -13,6 +13,31 @@ from __future__ import annotations
 from mmengine.model import BaseModel
 
 
+def refuse_amp_wrappers(optim_wrapper, editor: str) -> None:
+    """ValueError when an optimizer of ``optim_wrapper`` is an ``AmpOptimWrapper``: degplug's
+    editors do mixed precision through the training step's ``amp`` option (one loss scaler for
+    every optimizer of the step), which per-optimizer scalers would contradict."""
+    for name, wrapper in optim_wrapper.items():
+        if hasattr(wrapper, "loss_scaler"):
+            raise ValueError(
+                f"optim_wrapper.{name}: {type(wrapper).__name__} is not supported by {editor}; use "
+                "type='OptimWrapper' and set mixed precision in the model: training=dict(amp='bf16') "
+                "(or 'fp16', scaled by the training step's own GradScaler)"
+            )
+
+
+def step_wrapper(wrapper, precision) -> None:
+    """``wrapper.step()``; with fp16 loss scaling (gradients already ``precision.unscale_``-d), its
+    gradient clipping and a step through the training step's GradScaler
+    (``degplug.utils.precision.MixedPrecision``), which skips the step on overflow."""
+    if not precision.scales_loss:
+        wrapper.step()
+        return
+    if wrapper.clip_grad_kwargs:
+        wrapper._clip_grad()
+    precision.step(wrapper.optimizer)
+
+
 class DegplugEditor(BaseModel):
     """Base class; subclasses implement ``_data_samples`` and ``_tensor_output``."""
 

@@ -28,6 +28,10 @@ Config::
         grad_clip=10.0,
         data_preprocessor=dict(type='UDMDataPreprocessor'))
 
+Mixed precision: ``training=dict(amp='bf16')`` (or ``'fp16'``, ``channels_last=True``), done by
+``NDRTrainingStep`` (autocast; for fp16 one GradScaler, gradients unscaled before clipping); keep
+``type='OptimWrapper'`` (``AmpOptimWrapper`` is refused).
+
 ``load_from`` / ``mim test --checkpoint`` also take a degplug NDR checkpoint (``ndr_<iter>.pth`` or
 ``degplug convert ndr-official`` output): its ``state_dict`` has this editor's ``restorer.`` /
 ``degrader.`` layout.
@@ -59,11 +63,11 @@ from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import NDRTrainingStep, parameter_groups
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor
+from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers, step_wrapper
 
 TRAINING_KEYS = (
     "schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase",
-    "optimizer_state",
+    "optimizer_state", "amp", "channels_last",
 )
 
 
@@ -143,6 +147,8 @@ class NDREditor(DegplugEditor):
         missing = [name for name in expected if name not in optim_wrapper]
         if missing:
             raise ValueError(f"NDREditor.train_step: optim_wrapper lacks {missing}; expected {list(expected)}")
+        refuse_amp_wrappers(optim_wrapper, "NDREditor")
+        precision = self.training_step.precision  # amp none: plain backward and steps
         batch = self.data_preprocessor(data, True)["inputs"]
         lq, gt = batch["lq"], batch["gt"]
         groups = self.parameter_groups()
@@ -157,15 +163,19 @@ class NDREditor(DegplugEditor):
                     f"NDR loss is not finite in phase {phase!r} ({terms}); the run stops here and the last "
                     "saved checkpoint is kept. Lower the learning rate or check the data."
                 )
-            losses["loss"].backward()
+            precision.scale(losses["loss"]).backward()  # scaled for fp16
             stepping = self.training_step.trainable_groups(phase)
             # distributed: mean over the ranks before clipping, so every rank clips the same norm
             average_gradients([p for name in stepping for p in groups[name]])
+            phase_keys = self.training_step.phase_optimizers(phase).values()
+            for key in phase_keys:
+                precision.unscale_(optim_wrapper[key].optimizer)
             if self.grad_clip is not None:
                 params = [p for name in stepping for p in groups[name] if p.grad is not None]
                 torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-            for key in self.training_step.phase_optimizers(phase).values():
-                optim_wrapper[key].step()
+            for key in phase_keys:
+                step_wrapper(optim_wrapper[key], precision)
+            precision.update()
             prefix = "" if phase == "joint" else f"{phase}_"
             log.update({prefix + key: value.detach().float() for key, value in losses.items()})
         for wrapper in optim_wrapper.values():

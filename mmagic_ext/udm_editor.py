@@ -22,6 +22,10 @@ Per-iteration randomness (synthesis noise, gradient-penalty mixing) comes from a
 with ``seed * 1_000_003 + rank + iteration`` (iteration counted from 1), as BasicSR's ``UDMModel``,
 so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``.
 
+Mixed precision: ``training=dict(amp='bf16')`` (or ``'fp16'``, ``channels_last=True``), done by
+``UDMTrainingStep`` (autocast; for fp16 one GradScaler for the generator and critic losses, the
+float32 entropy loss unscaled); keep ``type='OptimWrapper'`` (``AmpOptimWrapper`` is refused).
+
 Data-parallel training (``--launcher pytorch``, wrapped in ``DegplugReplicaWrapper``): after each
 backward pass the gradients of the stepping optimizers are averaged over the ranks, and after the
 iteration rank 0's buffers (BatchNorm statistics, the MoCo queue) are copied to every rank, so all
@@ -53,7 +57,7 @@ from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
 from degplug.utils.validation import NON_FINITE_ADVICE, require_finite_gradients, require_finite_losses
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor
+from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers, step_wrapper
 
 OPTIMIZER_OF_GROUP = {"main": "generator", "aux": "entropy", "discriminator": "discriminator"}
 GENERATOR_PREFIX = "training_step.model."
@@ -134,6 +138,8 @@ class UDMEditor(DegplugEditor):
         batch = self.data_preprocessor(data, True)["inputs"]
         iteration = self._iteration()
         generator = make_generator(self.seed * 1_000_003 + self._rank() + iteration, device=batch["gt"].device)
+        refuse_amp_wrappers(optim_wrapper, "UDMEditor")
+        precision = self.training_step.precision  # amp none: plain backward and steps
         main, aux = optim_wrapper["generator"], optim_wrapper["entropy"]
         critic = self.discriminator
         if critic is not None:
@@ -146,9 +152,12 @@ class UDMEditor(DegplugEditor):
         require_finite_losses(out, "UDM", iteration)  # every check comes before the first step
         main.zero_grad()
         aux.zero_grad()
-        main.backward(out["loss"] + out["aux_loss"])
+        main.backward(precision.scale(out["loss"]))  # scaled for fp16
+        aux.backward(out["aux_loss"])  # float32, reaches only the quantiles: never scaled
         average_gradients(_parameters_of(main, aux))  # distributed: mean over the ranks (no-op in one process)
-        require_finite_gradients(_parameters_of(main, aux), "UDM", iteration)
+        precision.unscale_(main.optimizer)
+        # fp16: non-finite generator gradients are an overflow the scaler skips (and lowers its scale)
+        require_finite_gradients(_parameters_of(aux) if precision.scales_loss else _parameters_of(main, aux), "UDM", iteration)
         log = {k: v for k, v in out.items() if k.startswith("l_")}
         log.update(l_total=out["loss"].detach(), l_aux=out["aux_loss"].detach(),
                    bits_g=out["bits_g"].mean(), bpp_l=out["bpp_l"].mean())
@@ -163,17 +172,20 @@ class UDMEditor(DegplugEditor):
             require_finite_losses({"loss": critic_out["loss"], **{f"l_d_{k}": v for k, v in critic_out.items() if k != "loss"}},
                                   "UDM critic", iteration)
             critic_wrapper.zero_grad()
-            critic_wrapper.backward(critic_out["loss"])
+            critic_wrapper.backward(precision.scale(critic_out["loss"]))
             average_gradients(_parameters_of(critic_wrapper))
-            require_finite_gradients(_parameters_of(critic_wrapper), "UDM critic", iteration)
+            precision.unscale_(critic_wrapper.optimizer)
+            if not precision.scales_loss:
+                require_finite_gradients(_parameters_of(critic_wrapper), "UDM critic", iteration)
             log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
-        main.step()
-        aux.step()
+        step_wrapper(main, precision)
+        aux.step()  # its loss is not scaled
         main.zero_grad()
         aux.zero_grad()
         if critic is not None:
-            critic_wrapper.step()
+            step_wrapper(critic_wrapper, precision)
             critic_wrapper.zero_grad()
+        precision.update()
         broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics and queues from rank 0, as DDP does
         return {k: v.detach().float() for k, v in log.items()}
 

@@ -64,6 +64,7 @@ from torch import nn
 
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.utils.precision import MixedPrecision, float32_region
 from degplug.utils.validation import check_image
 
 Schedule = Literal["joint", "alternate"]
@@ -147,6 +148,10 @@ class NDRTrainingStep:
         optimizer_state: ``"separate"`` (default) or ``"shared"``: the optimizer state of the
             ``representation`` group in the alternate schedule's two half-steps (module doc).
             The joint schedule has one phase and ignores it.
+        amp: ``"none"`` (default, float32), ``"bf16"`` or ``"fp16"``: the networks' forward
+            passes under autocast, the L1 losses in float32; ``run`` scales the loss for fp16
+            (``degplug.utils.precision.MixedPrecision``, held as :attr:`precision`).
+        channels_last: the networks and inputs in channels_last memory format.
     """
 
     def __init__(
@@ -156,7 +161,10 @@ class NDRTrainingStep:
         degradation_weight: float = 1.0,
         detach_representation_in_degradation_phase: bool = False,
         optimizer_state: OptimizerState = "separate",
+        amp: str = "none",
+        channels_last: bool = False,
     ) -> None:
+        self.precision = MixedPrecision(amp, channels_last)
         if schedule not in ("joint", "alternate"):
             raise ValueError(f"schedule: expected 'joint' or 'alternate', got {schedule!r}")
         if optimizer_state not in ("separate", "shared"):
@@ -226,27 +234,38 @@ class NDRTrainingStep:
         if lq.shape != gt.shape:
             raise ValueError(f"lq and gt must have the same shape, got {tuple(lq.shape)} and {tuple(gt.shape)}")
 
+        precision = self.precision
+        if precision.channels_last:
+            precision.format_module(restorer)
+            precision.format_module(degrader)
+            lq, gt = precision.format_input(lq), precision.format_input(gt)
+
+        def l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            with float32_region(output.device):
+                return F.l1_loss(output.float(), target.float())
+
         out: dict[str, torch.Tensor] = {}
-        if phase == "joint":
-            restored, features = restorer.forward_with_features(lq)
-            degraded = degrader(gt, features)
-            out["loss_restoration"] = F.l1_loss(restored, gt)
-            out["loss_degradation"] = F.l1_loss(degraded, lq)
-            out["loss"] = (
-                self.restoration_weight * out["loss_restoration"]
-                + self.degradation_weight * out["loss_degradation"]
-            )
-        elif phase == "degradation":
-            features = restorer.degradation_features(lq, encoder_grad=False)
-            if self.detach_representation_in_degradation_phase:
-                features = [f.detach() for f in features]
-            degraded = degrader(gt, features)
-            out["loss_degradation"] = F.l1_loss(degraded, lq)
-            out["loss"] = self.degradation_weight * out["loss_degradation"]
-        else:
-            restored = restorer(lq)
-            out["loss_restoration"] = F.l1_loss(restored, gt)
-            out["loss"] = self.restoration_weight * out["loss_restoration"]
+        with precision.autocast(lq.device):
+            if phase == "joint":
+                restored, features = restorer.forward_with_features(lq)
+                degraded = degrader(gt, features)
+                out["loss_restoration"] = l1(restored, gt)
+                out["loss_degradation"] = l1(degraded, lq)
+                out["loss"] = (
+                    self.restoration_weight * out["loss_restoration"]
+                    + self.degradation_weight * out["loss_degradation"]
+                )
+            elif phase == "degradation":
+                features = restorer.degradation_features(lq, encoder_grad=False)
+                if self.detach_representation_in_degradation_phase:
+                    features = [f.detach() for f in features]
+                degraded = degrader(gt, features)
+                out["loss_degradation"] = l1(degraded, lq)
+                out["loss"] = self.degradation_weight * out["loss_degradation"]
+            else:
+                restored = restorer(lq)
+                out["loss_restoration"] = l1(restored, gt)
+                out["loss"] = self.restoration_weight * out["loss_restoration"]
         return out
 
     def run(
@@ -264,7 +283,9 @@ class NDRTrainingStep:
         ``optimizers`` maps each key of :attr:`optimizer_keys` to its optimizer, e.g. from
         :func:`make_optimizers`. Per phase: zero every group's gradients, backward the phase's
         loss, clip the joint gradient norm of the stepping groups to ``grad_clip``, step them with
-        the phase's optimizers (:meth:`phase_optimizers`).
+        the phase's optimizers (:meth:`phase_optimizers`). With ``amp="fp16"`` the loss is scaled,
+        the phase's optimizers unscaled before clipping, stepped through the scaler (a phase whose
+        gradients overflowed skips its step) and the scale updated after each phase.
 
         ``after_backward``, when given, is called in each phase with the stepping groups'
         parameters right after the backward pass and before clipping/stepping (e.g.
@@ -286,15 +307,19 @@ class NDRTrainingStep:
             for optimizer in optimizers.values():
                 optimizer.zero_grad(set_to_none=True)
             losses = self.compute_losses(restorer, degrader, lq, gt, phase)
-            losses["loss"].backward()
+            self.precision.backward(losses["loss"])
             stepping = self.trainable_groups(phase)
             if after_backward is not None:
                 after_backward([p for name in stepping for p in groups[name]])
+            phase_keys = self.phase_optimizers(phase).values()
+            for key in phase_keys:
+                self.precision.unscale_(optimizers[key])
             if grad_clip is not None:
                 params = [p for name in stepping for p in groups[name] if p.grad is not None]
                 torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            for key in self.phase_optimizers(phase).values():
-                optimizers[key].step()
+            for key in phase_keys:
+                self.precision.step(optimizers[key])
+            self.precision.update()
             prefix = "" if phase == "joint" else f"{phase}/"
             for key, value in losses.items():
                 logs[prefix + key] = float(value.detach())

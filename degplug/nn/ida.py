@@ -60,11 +60,16 @@ def half_size(height: int, width: int) -> tuple[int, int]:
 def resize_map(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinearly resize an N×C×h×w map to ``size`` (no-op when already that size).
 
-    Shrinking uses antialiasing so a map brought down ×4 still averages all of its cells.
+    Shrinking uses antialiasing so a map brought down ×4 still averages all of its cells (in
+    float32 for a reduced-precision map: torch has no bfloat16 antialiased resize on the CPU).
     """
     if tuple(tensor.shape[-2:]) == tuple(size):
         return tensor
     shrinking = size[0] < tensor.shape[-2] or size[1] < tensor.shape[-1]
+    if shrinking and tensor.dtype in (torch.float16, torch.bfloat16):
+        with torch.autocast(device_type=tensor.device.type, enabled=False):
+            resized = F.interpolate(tensor.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+        return resized.to(tensor.dtype)
     return F.interpolate(tensor, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
 
 

@@ -84,13 +84,19 @@ class UniversalDegradationModel(nn.Module):
         computes it for its query) so the encoder does not run twice. ``generator`` drives the
         rate models' training noise (additive uniform), so a seeded training step is reproducible. Returns
         ``(embedding, bits_g N, bits_per_pixel_l N)``; the rate of a missing IDEN is zero.
+
+        Under autocast (mixed-precision training) the encoders follow it; the rate models run in
+        float32 with autocast off, so the embedding and the rates are float32.
         """
         check_image("degraded", degraded, min_size=MIN_SIZE)
         if global_vector is None:
             global_vector = self.hden(degraded)
-        e_g, bits_g = self.rate_g(global_vector, generator=generator)
+        with torch.autocast(device_type=degraded.device.type, enabled=False):
+            e_g, bits_g = self.rate_g(global_vector.float(), generator=generator)
         if self.iden is not None:
-            e_l, bpp_l = self.rate_l(self.iden(degraded), generator=generator)
+            local_map = self.iden(degraded)
+            with torch.autocast(device_type=degraded.device.type, enabled=False):
+                e_l, bpp_l = self.rate_l(local_map.float(), generator=generator)
         else:
             e_l, bpp_l = None, torch.zeros_like(bits_g)
         return DegradationEmbedding(e_g, e_l), bits_g, bpp_l
@@ -181,9 +187,11 @@ class UniversalDegradationModel(nn.Module):
         return [p for p in params if p.requires_grad]
 
     def aux_loss(self) -> torch.Tensor:
-        loss = self.rate_g.aux_loss()
-        if self.rate_l is not None:
-            loss = loss + self.rate_l.aux_loss()
+        """The rate models' quantile losses (float32, autocast off)."""
+        with torch.autocast(device_type=next(self.parameters()).device.type, enabled=False):
+            loss = self.rate_g.aux_loss()
+            if self.rate_l is not None:
+                loss = loss + self.rate_l.aux_loss()
         return loss
 
     # ------------------------------------------------------------- checkpoints

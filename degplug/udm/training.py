@@ -38,6 +38,7 @@ from degplug.losses.local_statistics import LocalStatisticsLoss
 from degplug.udm.contrastive import MomentumContrast
 from degplug.udm.discriminator import UDMDiscriminator
 from degplug.udm.model import UniversalDegradationModel
+from degplug.utils.precision import MixedPrecision, float32_region, parse_amp, parse_channels_last
 from degplug.utils.random import make_generator
 
 
@@ -55,6 +56,11 @@ class UDMTrainingOptions:
     models' parameters (``UniversalDegradationModel.rate_parameters``), a parameter group of the
     generator's optimizer (see ``UDMTrainingStep.generator_param_groups``); None trains them at the
     generator's learning rate.
+
+    ``amp``: ``"none"`` (default, float32), ``"bf16"`` or ``"fp16"`` (autocast of the networks'
+    forward passes; fp16 with a GradScaler; losses, rate models and likelihoods stay float32; see
+    ``degplug.utils.precision``). ``channels_last``: the networks and their inputs in
+    channels_last memory format.
     """
 
     weights: UDMLossWeights = field(default_factory=UDMLossWeights)
@@ -69,8 +75,12 @@ class UDMTrainingOptions:
     discriminator_conditional: bool = False
     diversity_c2: float = DEFAULT_DIVERSITY_C2
     rate_lr: float | None = DEFAULT_RATE_LR
+    amp: str = "none"
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
+        self.amp = parse_amp(self.amp, "amp")
+        self.channels_last = parse_channels_last(self.channels_last, "channels_last")
         for name, optional in (("rate_lr", True), ("diversity_c2", False)):
             value = getattr(self, name)
             if value is None and optional:
@@ -134,6 +144,8 @@ class UDMTrainingStep(nn.Module):
         self.diversity = DiversityLoss(c2=self.options.diversity_c2)
         self.contrastive = ContrastiveLoss()
         self._warned_no_positive = False
+        self.precision = MixedPrecision(self.options.amp, self.options.channels_last)
+        self.precision.format_module(self)
 
     # ------------------------------------------------------------ parameters
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
@@ -167,13 +179,15 @@ class UDMTrainingStep(nn.Module):
         """λ_sim·DISTS + λ_l1·L1 (+ λ_local_stats·local statistics), the weighted similarity of
         SPEC §1.6 (weights applied here)."""
         w = self.options.weights
-        total = predicted.new_zeros(())
-        if self.similarity is not None:
-            total = total + w.similarity * self.similarity(predicted, target)
-        if w.l1 > 0:
-            total = total + w.l1 * F.l1_loss(predicted, target)
-        if w.local_stats > 0:
-            total = total + w.local_stats * self.local_statistics(predicted, target)
+        total = predicted.new_zeros((), dtype=torch.float32)
+        if self.similarity is not None:  # a network (VGG): under the step's autocast, its score in float32
+            total = total + w.similarity * self.similarity(predicted, target).float()
+        with float32_region(predicted.device):
+            predicted, target = predicted.float(), target.float()
+            if w.l1 > 0:
+                total = total + w.l1 * F.l1_loss(predicted, target)
+            if w.local_stats > 0:
+                total = total + w.local_stats * self.local_statistics(predicted, target)
         return total
 
     # ----------------------------------------------------------- generator
@@ -182,7 +196,16 @@ class UDMTrainingStep(nn.Module):
 
         Also returns ``aux_loss`` (entropy quantiles, for their own optimizer, not in ``loss``),
         ``output`` (ŷ, detached) and ``bits_g``/``bpp_l`` for logging.
+
+        With ``options.amp`` the networks run under autocast (``self.precision``); every loss
+        term, ``loss`` and ``aux_loss`` are float32. ``aux_loss`` reaches only the quantiles and
+        ``loss`` never does, so the two can be backpropagated separately (``aux_loss`` unscaled).
         """
+        batch = {key: self.precision.format_input(value) for key, value in batch.items()}
+        with self.precision.autocast(batch["gt"].device):
+            return self._generator_losses(batch, generator)
+
+    def _generator_losses(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> dict:
         w = self.options.weights
         clean, degraded = batch["gt"], batch["lq"]
         generator = generator if generator is not None else make_generator(device=clean.device)
@@ -213,26 +236,31 @@ class UDMTrainingStep(nn.Module):
         output = self.model.synthesize_unclamped(clean, embedding, generator)
         terms["similarity"] = self._similarity(output, degraded)
         if w.color > 0:
-            terms["color"] = self.color(output, degraded)
+            with float32_region(output.device):
+                terms["color"] = self.color(output.float(), degraded.float())
         if w.diversity > 0:
             second = self.model.synthesize_unclamped(clean, embedding, generator)
-            terms["diversity"] = self.diversity(output, second)
+            with float32_region(output.device):
+                terms["diversity"] = self.diversity(output.float(), second.float())
         if "gt_b" in batch and "lq_b" in batch and self.options.transfer_weight > 0:
             transferred = self.model.synthesize_unclamped(batch["gt_b"], embedding, generator)
             terms["transfer"] = self._similarity(transferred, batch["lq_b"])  # already weighted like similarity
         if self.discriminator is not None:
-            terms["gan"] = wgan_generator_loss(self._critic(output, clean))
+            terms["gan"] = wgan_generator_loss(self._critic(output, clean).float())
 
         weight_of = {
             "contrastive": w.contrastive, "rate_g": w.rate_g, "rate_l": w.rate_l, "similarity": 1.0,
             "color": w.color, "diversity": w.diversity, "transfer": self.options.transfer_weight, "gan": w.gan,
         }
+        terms = {name: value.float() for name, value in terms.items()}
         total = sum(weight_of[name] * value for name, value in terms.items())
         result = {f"l_{name}": value.detach() for name, value in terms.items()}
+        with float32_region(output.device):
+            aux_loss = w.entropy_aux * self.model.aux_loss().float()
         result.update(
             loss=total,
-            aux_loss=w.entropy_aux * self.model.aux_loss(),
-            output=output.detach(),
+            aux_loss=aux_loss,
+            output=output.detach().float(),
             bits_g=bits_g.detach(),
             bpp_l=bpp_l.detach(),
         )
@@ -245,12 +273,15 @@ class UDMTrainingStep(nn.Module):
         """WGAN-GP critic loss on real ``lq`` against a detached fake ``fake`` (ŷ)."""
         if self.discriminator is None:
             raise ValueError("discriminator_losses called but the GAN weight is 0 (no discriminator)")
-        clean, real = batch["gt"], batch["lq"]
-        fake = fake.detach()
+        format_input = self.precision.format_input
+        clean, real = format_input(batch["gt"]), format_input(batch["lq"])
+        fake = format_input(fake.detach())
         conditional_clean = clean if self.options.discriminator_conditional else None
-        real_scores = self._critic(real, clean)
-        fake_scores = self._critic(fake, clean)
+        with self.precision.autocast(real.device):
+            real_scores = self._critic(real, clean).float()
+            fake_scores = self._critic(fake, clean).float()
         critic = wgan_discriminator_loss(real_scores, fake_scores)
+        # a double backward, run in float32 whatever the step's amp (gradient_penalty disables autocast)
         penalty = gradient_penalty(self.discriminator, real, fake, clean=conditional_clean, generator=generator)
         return {
             "loss": critic + self.options.weights.gp * penalty,

@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import os.path as osp
 import pickle
-import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
+
+from degplug.utils.torch_files import TorchFileError, TorchFileRefused, load_weights_only
 
 
-class CheckpointFileError(ValueError):
-    """A checkpoint file cannot be used (the message names the file and says why)."""
-
-
-class CheckpointRefused(CheckpointFileError):
-    """A checkpoint holds objects that ``weights_only`` unpickling does not allow."""
+#: a checkpoint file that cannot be used / that holds objects outside the allowlist (degplug's own
+#: torch-file errors: one loader for every torch file degplug reads)
+CheckpointFileError = TorchFileError
+CheckpointRefused = TorchFileRefused
 
 
 def _numpy_globals() -> list:
@@ -78,32 +75,15 @@ def mmengine_checkpoint_globals() -> list:
 
 MMENGINE_CHECKPOINT_GLOBALS: list = mmengine_checkpoint_globals()
 
-_GLOBAL_NAME = re.compile(r"GLOBAL ([\w.]+)")
-
-
 def load_checkpoint_file(path: str | Path, map_location=None):
-    """``torch.load(path, weights_only=True)`` allowing :data:`MMENGINE_CHECKPOINT_GLOBALS`.
+    """``torch.load(path, weights_only=True)`` allowing :data:`MMENGINE_CHECKPOINT_GLOBALS`, through
+    degplug's one torch-file loader (``degplug.utils.torch_files.load_weights_only``).
 
     Raises FileNotFoundError for a missing file, :class:`CheckpointRefused` for a file holding
     other objects and :class:`CheckpointFileError` (both ValueErrors) for a file that is not a
     readable torch checkpoint (truncated, empty); every message names the file.
     """
-    path = str(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
-    try:
-        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
-            return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        found = _GLOBAL_NAME.search(str(error))
-        what = f" ({found.group(1)})" if found else ""
-        raise CheckpointRefused(
-            f"{path}: refused: the file contains non-tensor objects{what} outside the allowed checkpoint types "
-            f"(tensors, Python containers, numpy arrays/scalars, mmengine's HistoryBuffer); it is not unpickled in "
-            f"full because unpickling arbitrary objects can run code stored in the file"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
-        raise CheckpointFileError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): {error}") from None
+    return load_weights_only(path, "checkpoint", map_location, allowed_globals=MMENGINE_CHECKPOINT_GLOBALS)
 
 
 def load_from_local_weights_only(filename, map_location=None):

@@ -81,7 +81,7 @@ def test_converter_refuses_a_planted_pickle_instead_of_reading_it_in_full(tmp_pa
         udm_from_checkpoint(path)
     assert not marker.exists()
     message = str(error.value)
-    assert str(path) in message and "refused" in message and "non-tensor objects" in message
+    assert str(path) in message and "refused" in message and "holds a Python object" in message
     assert ("system" in message) if payload_class is _ShellPayload else ("exec" in message)
 
 
@@ -93,7 +93,7 @@ def test_converter_command_refuses_a_planted_pickle_with_a_clear_message(tmp_pat
     assert main([str(path), str(tmp_path / "out.pth"), "--to", "degplug"]) == 2
     err = capsys.readouterr().err
     assert not marker.exists() and not (tmp_path / "out.pth").exists()
-    assert err.startswith("udm_checkpoints: error:") and str(path) in err and "non-tensor objects" in err
+    assert err.startswith("udm_checkpoints: error:") and str(path) in err and "holds a Python object" in err
     assert "Traceback" not in err
 
 
@@ -171,7 +171,7 @@ def test_mmengine_checkpoint_loading_refuses_a_planted_pickle(tmp_path, monkeypa
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     for load in (lambda: CheckpointLoader.load_checkpoint(str(path)),  # Runner.load_checkpoint / resume
                  lambda: load_checkpoint(net, str(path))):  # load_from / init_cfg Pretrained
-        with pytest.raises(CheckpointRefused, match="non-tensor objects") as error:
+        with pytest.raises(CheckpointRefused, match="holds a Python object") as error:
             load()
         assert str(path) in str(error.value)
         assert not marker.exists()
@@ -249,7 +249,7 @@ def test_mmagic_train_refuses_a_planted_load_from_file_with_a_clear_message(tmp_
                             capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     assert not marker.exists()
-    assert f"mmagic_ext.train: error: {planted}: refused: the file contains non-tensor objects (posix.system)" in result.stderr
+    assert f"mmagic_ext.train: error: {planted}: refused (checkpoint): it holds a Python object (posix.system)" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list((tmp_path / "work").glob("iter_*.pth")), "training must not start from a refused checkpoint"
 

@@ -46,6 +46,18 @@ def _options_path(args: list[str]) -> str:
     raise UsageError("missing -opt OPTIONS.yml")
 
 
+def _forced_entries(args: list[str]) -> list[str]:
+    """The ``KEY=VALUE`` entries after ``--force_yml`` (BasicSR applies them after reading the file)."""
+    if "--force_yml" not in args:
+        return []
+    entries = []
+    for value in args[args.index("--force_yml") + 1:]:
+        if value.startswith("-"):
+            break
+        entries.append(value)
+    return entries
+
+
 def _pop_nproc(args: list[str]) -> tuple[int | None, list[str]]:
     """Remove ``--nproc N`` from ``args``; returns (N or None, remaining args)."""
     if "--nproc" not in args:
@@ -106,6 +118,7 @@ def run(subcommand: str, args: list[str]) -> None:
     check_options(
         options_path,
         registries={"arch": ARCH_REGISTRY, "model": MODEL_REGISTRY, "dataset": DATASET_REGISTRY, "loss": LOSS_REGISTRY},
+        overrides=_forced_entries(args),
     )
     patch_basicsr_for_cpu(dist_backend=_dist_backend(options_path))
     module_name, function_name = PIPELINES[subcommand]

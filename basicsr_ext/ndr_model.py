@@ -92,6 +92,8 @@ class NDRModel(BaseModel):
         self.net_degrad.train()
         self.training_step = NDRTrainingStep(**{k: v for k, v in train_opt.items() if k in TRAIN_KEYS - {"grad_clip"}})
         self.grad_clip = train_opt.get("grad_clip", 10.0)
+        if self.training_step.precision.enabled or self.training_step.precision.channels_last:
+            get_root_logger().info(f"NDR training precision: {self.training_step.precision}")
         groups = parameter_groups(self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad))
         settings = dict(train_opt["optim_g"])
         optim_type = settings.pop("type")

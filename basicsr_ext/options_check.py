@@ -290,14 +290,35 @@ def _check_nested(options: dict, registries: dict, file: str) -> None:
                 _check_constructor(key, block, arch.__init__, file, block["type"], {"type"})
 
 
-def check_options(path: str | os.PathLike, registries: dict | None = None) -> dict[str, Any]:
+def apply_overrides(options: dict, overrides: list[str], file: str) -> None:
+    """Apply ``--force_yml`` entries (``train:amp=bf16``) to ``options`` in place, as BasicSR does
+    after reading the file (values parsed by BasicSR's own rule; the parent keys must exist)."""
+    from basicsr.utils.options import _postprocess_yml_value
+
+    for entry in overrides:
+        keys, separator, value = entry.partition("=")
+        if not separator or not keys.strip():
+            raise OptionsError(f"--force_yml {entry!r}: expected KEY:SUBKEY=VALUE (e.g. train:amp=bf16)")
+        path = [key.strip() for key in keys.strip().split(":")]
+        block = options
+        for depth, key in enumerate(path[:-1]):
+            if not isinstance(block.get(key), dict):
+                raise OptionsError(f"{file}: --force_yml {entry!r}: {':'.join(path[:depth + 1])} is not a mapping of the options")
+            block = block[key]
+        block[path[-1]] = _postprocess_yml_value(value.strip())
+
+
+def check_options(path: str | os.PathLike, registries: dict | None = None, overrides: list[str] | None = None) -> dict[str, Any]:
     """Validate the options file at ``path`` and return its contents.
 
     ``registries`` maps "arch", "model", "dataset", "loss" to BasicSR registries; when given,
-    every ``type`` is looked up in the right one.
+    every ``type`` is looked up in the right one. ``overrides``: ``--force_yml`` entries, applied
+    before the checks.
     """
     file = str(path)
     options = load_options_file(path)
+    if overrides:
+        apply_overrides(options, overrides, file)
     for key in options:
         if key not in TOP_LEVEL_KEYS and not str(key).startswith(NETWORK_PREFIX):
             raise OptionsError(f"{file}: unknown top-level option {key!r}.{_suggest(str(key), TOP_LEVEL_KEYS)}")

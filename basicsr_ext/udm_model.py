@@ -105,6 +105,8 @@ class UDMModel(BaseModel):
         discriminator = build_network(self.opt["network_d"]) if "network_d" in self.opt else None
         options = _training_options(train_opt)
         self.training_step = UDMTrainingStep(self.udm, options, discriminator=discriminator).to(self.device)
+        if self.training_step.precision.enabled or self.training_step.precision.channels_last:
+            get_root_logger().info(f"UDM training precision: {self.training_step.precision}")
         broadcast_module(self.training_step)  # distributed: every rank starts from rank 0's critic and MoCo state
         self.net_d = self.training_step.discriminator
         if self.net_d is not None:

@@ -21,7 +21,10 @@ model = dict(
     degrader=dict(type='NDRDegradNet', width=48, rank=16),
     training=dict(schedule='joint',  # joint (the released code) | alternate (degplug's reading of the paper)
                   restoration_weight=1.0, degradation_weight=1.0,
-                  optimizer_state='separate'),  # alternate only: 'separate' (default) | 'shared' (README)
+                  optimizer_state='separate',  # alternate only: 'separate' (default) | 'shared' (README)
+                  # amp='bf16',  # mixed precision: 'none' (default) | 'bf16' | 'fp16'; keep type='OptimWrapper'
+                  # channels_last=True,
+                  ),
     grad_clip=10.0,
     data_preprocessor=dict(type='UDMDataPreprocessor'),
 )

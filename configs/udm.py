@@ -22,7 +22,10 @@ model = dict(
         weights=dict(similarity=1.0, l1=0.0, rate_g=1e-4, rate_l=1.0, contrastive=1e-4, color=1.0,
                      diversity=1.0, gan=0.05, gp=10.0, entropy_aux=1.0),
         diversity_c2=0.03,   # the authors' C2 (0.12 on [-1, 1] images), with |cov|
-        rate_lr=1e-3),       # rate models' parameters, a group of the generator optimizer (authors' lr_Cprs)
+        rate_lr=1e-3,        # rate models' parameters, a group of the generator optimizer (authors' lr_Cprs)
+        # amp='bf16',          # mixed precision: 'none' (default) | 'bf16' | 'fp16'; keep type='OptimWrapper' below
+        # channels_last=True,  # networks and inputs in channels_last memory format
+    ),
     data_preprocessor=dict(type='UDMDataPreprocessor'),
     seed=0,
 )

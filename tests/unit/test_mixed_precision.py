@@ -279,6 +279,18 @@ def test_basicsr_udm_amp_option_errors_name_the_key():
         _basicsr_udm(amp="bf16", udm={"amp": "fp16"})
 
 
+@needs_basicsr
+def test_basicsr_ndr_model_reads_train_amp_and_refuses_a_bad_value_by_name():
+    from basicsr_ext.ndr_model import TRAIN_KEYS, NDRModel
+
+    assert {"amp", "channels_last"} <= TRAIN_KEYS  # handed to NDRTrainingStep
+    options = {"network_degrad": {"type": "NDRDegradNet"}, "train": {"schedule": "joint", "amp": "bf16"}}
+    NDRModel.check_options(options)
+    options["train"]["amp"] = "float8"
+    with pytest.raises(ValueError, match=r"^train\.amp: expected one of 'none', 'bf16', 'fp16', got 'float8'"):
+        NDRModel.check_options(options)
+
+
 @needs_mmagic
 @pytest.mark.parametrize("amp", AMP_MODES)
 def test_mmagic_udm_editor_trains_with_training_amp(amp):

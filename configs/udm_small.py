@@ -13,12 +13,12 @@ model = dict(
     type='UDMEditor',
     generator=dict(type='UniversalDegradationModel', embed_dim=64, map_channels=4, encoder_width=16,
                    long_kernel=7, synthesis_width=16, synthesis_blocks=[1, 1, 1, 1, 1], rate_hidden=32,
-                   global_input_scale=2.0, map_scale=16.0),
+                   global_input_scale=2.0, map_scale=16.0, encoder_highpass_gain=10.0),
     discriminator=None,
     training=dict(
         dists_pretrained=False, transfer_weight=1.0, queue_size=32,
-        weights=dict(similarity=0.0, l1=1.0, local_stats=1.0, rate_g=1e-5, rate_l=2e-4, contrastive=0.1,
-                     color=0.1, diversity=0.0, gan=0.0)),
+        weights=dict(similarity=0.0, l1=1.0, local_stats=1.0, rate_g=1e-5, rate_l=5e-5, contrastive=0.1,
+                     color=0.0, diversity=0.0, gan=0.0)),
     data_preprocessor=dict(type='UDMDataPreprocessor'),
     seed=0,
 )
@@ -48,7 +48,7 @@ val_dataloader = dict(
                  crop_size=128, phase='val'))
 test_dataloader = val_dataloader
 
-total_iters = 6000
+total_iters = 5000
 checkpoint_interval = 100
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=total_iters, val_interval=total_iters)
 
@@ -56,7 +56,7 @@ optim_wrapper = dict(
     constructor='UDMOptimWrapperConstructor',
     generator=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=4e-4, betas=(0.9, 0.999), eps=1e-8)),
     entropy=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3)))
-param_scheduler = dict(type='MultiStepLR', by_epoch=False, milestones=[4000, 5000], gamma=0.5)
+param_scheduler = dict(type='MultiStepLR', by_epoch=False, milestones=[3500, 4500], gamma=0.5)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),

@@ -3,6 +3,7 @@
 #   python -m mmagic_ext.train configs/udm_small.py
 # Same model, data, loss weights, learning rates and schedule as options/udm_small.yml; see that
 # file for why each differs from the demo recipe (Adam eps 1e-8, standardised e_g, contrastive 0.1,
+# encoders reading the high-pass band, no colour term,
 # rates scaled to an L1 of ~0.03, local-statistics matching instead of DISTS).
 _base_ = './_base_/udm_runtime.py'
 

@@ -74,3 +74,13 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""})
     return env
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: tiny convolutions on a shared 2-core machine run far faster
+    without intra-op threads (oversubscribed, some training steps were ~30x slower)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

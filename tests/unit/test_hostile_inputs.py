@@ -33,12 +33,7 @@ TINY_RESTORER = {"width": 8, "blocks": [1, 1, 1, 1], "heads": [1, 1, 2, 2], "ref
 CPU = ["--device", "cpu", "--no-progress"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, tests/conftest.py
 
 
 # ------------------------------------------------------------------ hostile files

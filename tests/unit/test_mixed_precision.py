@@ -47,12 +47,7 @@ AMP_MODES = ["bf16", pytest.param("fp16", marks=pytest.mark.skipif(_cpu_fp16_mis
                                                                      reason=str(_cpu_fp16_missing())))]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, tests/conftest.py
 
 
 def _close(value, reference) -> bool:

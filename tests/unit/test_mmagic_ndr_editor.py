@@ -10,12 +10,7 @@ TINY_RESTORER = dict(type="NDRRestoreNet", width=8, blocks=[1, 1, 1, 1], heads=[
 TINY_DEGRADER = dict(type="NDRDegradNet", width=8, degradation_channels=8, rank=2, seed=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, tests/conftest.py
 
 
 def _editor(**training):

@@ -8,13 +8,7 @@ pytest.importorskip("mmagic")
 from tests.unit.mmagic_udm_helpers import tiny_batch, tiny_editor
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two shared cores: oversubscribed threads make these steps ~30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, tests/conftest.py
 
 
 def _optimizers(editor, with_critic=True):

@@ -16,12 +16,7 @@ TINY = {"embed_dim": 16, "map_channels": 2, "encoder_width": 8, "long_kernel": 3
 TRAINING = {"dists_pretrained": False, "queue_size": 8, "weights": {"similarity": 0.0, "l1": 1.0, "gan": 0.05}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # one torch thread, tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from degplug.data.augment import FlipRotation, crop_origin, pad_to_min_size
 from degplug.data.folders import resolve_image_paths
 from degplug.data.image_io import read_image
 from degplug.data.sampling_source import SampleSource
+from degplug.degradations.device import check_degrade_on
 from degplug.degradations.pipeline import DegradationPipeline, PipelineParams
 
 _DECODED_CACHE_SIZE = 16
@@ -98,6 +99,15 @@ class SyntheticPairDataset(SampleSource, Dataset):
             other content). Needs ``crop_size``.
         seed, phase: randomness (see :mod:`sampling_source`); 'val' gives the same sample per index.
         repeat: each image appears ``repeat`` times per epoch.
+        degrade_on: 'cpu' (default) degrades in the dataset, as described here; 'device' leaves
+            the degradation to the training step on its device
+            (:func:`degplug.data.device_batches.degrade_batch`, called by the frameworks' models and
+            data preprocessor): the item then holds the clean crop ``gt``, a clean square region
+            ``gt_region`` of side ``degrade_size`` (default ``crop_size + 2·DEGRADE_MARGIN``; the
+            image is padded to it) containing it at ``window`` (top, left, height, width; a long
+            tensor), ``positive_window`` with ``positive_crop``, and ``params`` sampled exactly as
+            here, but no ``lq``. Layouts relative to the image (haze, drops, masks) then span that
+            region, not the whole image. Needs ``crop_size``.
         use_flip, use_rot: random flips / 90° rotations of the clean image before it is degraded
             (train phase only), so layouts keep their orientation (haze far at the top, rain falling).
 
@@ -120,8 +130,12 @@ class SyntheticPairDataset(SampleSource, Dataset):
         phase: str = "train",
         degrade_size: int | None = None,
         positive_crop: bool = False,
+        degrade_on: str = "cpu",
     ) -> None:
         self._init_source(seed, phase)
+        self.degrade_on = check_degrade_on(degrade_on)
+        if degrade_on == "device" and crop_size is None:
+            raise ValueError("degrade_on: 'device' needs a crop_size (batches of one size); use 'cpu' for whole images")
         if repeat < 1:
             raise ValueError(f"repeat must be >= 1, got {repeat}")
         if crop_size is not None and crop_size < 1:
@@ -153,11 +167,19 @@ class SyntheticPairDataset(SampleSource, Dataset):
         if self.phase == "train":
             image = FlipRotation.sample(generator, self.use_flip, self.use_rot)(image)
         if self.crop_size is not None:
-            image = pad_to_min_size(image, self.crop_size, self.crop_size)
+            side = self.device_region_side if self.degrade_on == "device" else self.crop_size
+            image = pad_to_min_size(image, side, side)
         return image
+
+    @property
+    def device_region_side(self) -> int:
+        """Side of the clean region ``degrade_on: device`` hands to the training step."""
+        return self.degrade_size or self.crop_size + 2 * DEGRADE_MARGIN
 
     def _region_size(self, params: PipelineParams, *images: torch.Tensor) -> tuple[int, int]:
         """Height and width of the region to degrade (see ``degrade_size``), within every image."""
+        if self.degrade_on == "device":  # one size for the whole batch (images are padded to it)
+            return self.device_region_side, self.device_region_side
         height = min(image.shape[-2] for image in images)
         width = min(image.shape[-1] for image in images)
         limit = self.degrade_size
@@ -197,7 +219,15 @@ class SyntheticPairDataset(SampleSource, Dataset):
         return CleanRegion(image[..., top : top + region_h, left : left + region_w].contiguous(), reference.window)
 
     def _degrade(self, clean: CleanRegion, params) -> dict[str, torch.Tensor]:
-        """``gt``, ``lq`` (and ``lq_pos``): the region degraded with ``params``, then cropped."""
+        """``gt``, ``lq`` (and ``lq_pos``): the region degraded with ``params``, then cropped.
+
+        With ``degrade_on: device``: ``gt``, the clean ``gt_region`` and the windows instead."""
+        if self.degrade_on == "device":
+            out = {"gt": clean.crop(clean.region, clean.window), "gt_region": clean.region,
+                   "window": torch.tensor(clean.window, dtype=torch.long)}
+            if clean.positive_window is not None:
+                out["positive_window"] = torch.tensor(clean.positive_window, dtype=torch.long)
+            return out
         degraded = self.pipeline.apply(clean.region, params)
         gt = clean.crop(clean.region, clean.window)
         if degraded.shape[-2:] == clean.region.shape[-2:]:

@@ -23,7 +23,8 @@ class TransferTupleDataset(SyntheticPairDataset):
 
     Item keys: ``gt``, ``lq``, ``gt_b``, ``lq_b``, ``gt_path``, ``lq_path``, ``gt_b_path``,
     ``lq_b_path``, ``params``, ``params_b``; with ``positive_crop``, ``lq_pos`` (a second crop of
-    ``a``'s degraded region).
+    ``a``'s degraded region). With ``degrade_on: device`` the ``lq`` keys are left to the training
+    step: ``gt_region``, ``window`` (and ``positive_window``), ``gt_b_region``, ``window_b`` instead.
     """
 
     def __init__(
@@ -39,10 +40,11 @@ class TransferTupleDataset(SyntheticPairDataset):
         fresh_noise_for_b: bool = True,
         degrade_size: int | None = None,
         positive_crop: bool = False,
+        degrade_on: str = "cpu",
     ) -> None:
         super().__init__(
             gt_folder, pipeline, crop_size, seed, repeat, use_flip, use_rot, phase,
-            degrade_size=degrade_size, positive_crop=positive_crop,
+            degrade_size=degrade_size, positive_crop=positive_crop, degrade_on=degrade_on,
         )
         self.fresh_noise_for_b = fresh_noise_for_b
 
@@ -66,10 +68,13 @@ class TransferTupleDataset(SyntheticPairDataset):
         clean_b = self._place_like(image_b, generator, clean_a)
         path_a, path_b = str(self.paths[position_a]), str(self.paths[position_b])
         b = self._degrade(clean_b, params_b)
+        if self.degrade_on == "device":
+            b = {"gt_b": b["gt"], "gt_b_region": b["gt_region"], "window_b": b["window"]}
+        else:
+            b = {"gt_b": b["gt"], "lq_b": b["lq"]}
         return {
             **self._degrade(clean_a, params),
-            "gt_b": b["gt"],
-            "lq_b": b["lq"],
+            **b,
             "gt_path": path_a,
             "lq_path": path_a,
             "gt_b_path": path_b,

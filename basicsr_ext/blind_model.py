@@ -28,6 +28,7 @@ from basicsr.models.sr_model import SRModel
 
 from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
 from degplug.blind.restorer_factory import register_restorer_builder
+from degplug.data.device_batches import degrade_batch
 from degplug.utils.random import make_generator
 
 SOURCES = ("pool", "reference_folder")
@@ -78,6 +79,9 @@ class BlindRestorationModel(SRModel):
                 block["udm"], pool=block.get("pool"), reference_folder=block.get("reference_folder")
             )
             self.iteration_seed = int(opt.get("manual_seed") or 0) * 1_000_003 + int(opt.get("rank", 0))
+
+    def feed_data(self, data: dict) -> None:
+        super().feed_data(degrade_batch(data, self.device))  # datasets with degrade_on: device
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         dataset = dataloader.dataset

@@ -12,13 +12,17 @@ from typing import Any
 import torch
 from mmengine.model import BaseDataPreprocessor
 
+from degplug.data.device_batches import degrade_batch, is_device_batch
+
 
 class UDMDataPreprocessor(BaseDataPreprocessor):
     """``{'inputs': {key: list of 3×H×W or N×3×H×W}, 'data_samples': [...]}`` →
     ``{'inputs': {key: N×3×H×W float32 in [0, 1] on device}, 'data_samples': [...]}``.
 
     Images of one key must share a size within a batch (validation on whole images of different
-    sizes needs ``batch_size=1``); the error names the key and the sizes found.
+    sizes needs ``batch_size=1``); the error names the key and the sizes found. Batches of a
+    ``degrade_on='device'`` dataset (clean ``gt_region`` inputs) are degraded here, on the
+    model's device, from the records and windows in the data samples' metainfo.
     """
 
     def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
@@ -37,4 +41,12 @@ class UDMDataPreprocessor(BaseDataPreprocessor):
             if value.dim() == 3:
                 value = value.unsqueeze(0)
             inputs[key] = value.float()
-        return {"inputs": self.cast_data(inputs), "data_samples": data.get("data_samples")}
+        inputs = self.cast_data(inputs)
+        samples = data.get("data_samples")
+        if is_device_batch(inputs):
+            records = {key: [sample.metainfo[key] for sample in samples or []]
+                       for key in ("params", "params_b", "window", "window_b", "positive_window")
+                       if samples and key in samples[0].metainfo}
+            degraded = degrade_batch({**inputs, **records})
+            inputs = {key: value for key, value in degraded.items() if isinstance(value, torch.Tensor)}
+        return {"inputs": inputs, "data_samples": samples}

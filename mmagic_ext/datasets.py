@@ -12,6 +12,9 @@ Item format (chosen so no MMagic transform is needed and values never leave [0, 
          data_samples=DataSample(metainfo: gt_path, lq_path[, gt_b_path, lq_b_path], params))
 
 mmengine's default ``pseudo_collate`` turns a batch into lists; ``UDMDataPreprocessor`` stacks them.
+With ``degrade_on='device'`` the inputs are ``gt`` and the clean ``gt_region`` (``gt_b``,
+``gt_b_region``), the metainfo holds the windows, and ``UDMDataPreprocessor`` makes ``lq`` on the
+model's device (:func:`degplug.data.device_batches.degrade_batch`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from degplug.data.paired_folders import PairedFolderDataset
 from degplug.data.synthetic_pairs import SyntheticPairDataset
 from degplug.data.transfer_tuples import TransferTupleDataset
 
-IMAGE_KEYS = ("gt", "lq", "gt_b", "lq_b", "lq_pos")
-META_KEYS = ("gt_path", "lq_path", "gt_b_path", "lq_b_path", "params", "params_b", "task")
+IMAGE_KEYS = ("gt", "lq", "gt_b", "lq_b", "lq_pos", "gt_region", "gt_b_region")
+META_KEYS = ("gt_path", "lq_path", "gt_b_path", "lq_b_path", "params", "params_b", "task", "window", "window_b", "positive_window")
 
 
 def pack_item(item: dict[str, Any]) -> dict[str, Any]:

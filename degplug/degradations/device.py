@@ -15,7 +15,7 @@ operator               on the device                                            
 ====================== ========================================================= ==============================
 gaussian/motion/       one grouped ``conv2d`` over the stacked images, each      ≤ 1e-4 (the CPU path trims and
 defocus_blur           image's kernel zero-padded to the largest, reflect        separates kernels to 6e-6 L1)
-                       borders as the CPU path
+                       borders as OpenCV's (also for kernels wider than the image)
 resize, resize_back    ``F.interpolate`` (nearest; bilinear/bicubic, antialiased ≤ 1e-4 area; ≤ 2e-3 bilinear/
                        when shrinking) and the exact area-coverage matrices      bicubic (OpenCV's enlarging
                        (:func:`~degplug.degradations.filtering.area_weights`)    rounds its weights)
@@ -146,27 +146,36 @@ def _pad_kernel(kernel: torch.Tensor, size: int) -> torch.Tensor:
     return F.pad(kernel, (pad, pad, pad, pad)) if pad else kernel
 
 
+def reflect_index(length: int, pad: int, device: torch.device) -> torch.Tensor:
+    """Source index of each of ``length + 2·pad`` padded positions: OpenCV's BORDER_REFLECT_101
+    (reflect without repeating the edge), repeated for pads wider than the image as OpenCV does."""
+    index = torch.arange(-pad, length + pad, device=device)
+    if length == 1:
+        return torch.zeros_like(index)
+    period = 2 * (length - 1)
+    index = index.remainder(period)
+    return torch.where(index < length, index, period - index)
+
+
 def filter_each(batch: torch.Tensor, kernel_list: Sequence[torch.Tensor]) -> torch.Tensor:
     """Correlate image ``i`` of ``batch`` (k×C×H×W) with ``kernel_list[i]``: one grouped ``conv2d``.
 
-    Kernels are zero-padded to the largest (zero taps add nothing), borders reflected without
-    repeating the edge (OpenCV's BORDER_REFLECT_101, the CPU path's rule); a kernel as large as the
-    image falls back to replicate borders, as :func:`~degplug.degradations.filtering.filter2d` does.
+    Kernels are zero-padded to the largest (zero taps add nothing); borders are reflected without
+    repeating the edge, also beyond the image for kernels wider than it (:func:`reflect_index`),
+    exactly as the CPU path's OpenCV filters do.
     """
     count, channels, height, width = batch.shape
     size = max(int(k.shape[-1]) for k in kernel_list)
     pad = size // 2
-    if pad >= height or pad >= width:
-        if count > 1:
-            return torch.cat([filter_each(batch[i : i + 1], [kernel_list[i]]) for i in range(count)])
-        mode = "replicate"
-    else:
-        mode = "reflect"
     weight = torch.stack([_pad_kernel(k.to(torch.float32), size) for k in kernel_list]).to(device=batch.device, dtype=batch.dtype)
     weight = weight.repeat_interleave(channels, dim=0).unsqueeze(1)  # (k·C)×1×K×K
     planes = batch.reshape(1, count * channels, height, width)
     if pad:
-        planes = F.pad(planes, (pad, pad, pad, pad), mode=mode)
+        if pad < height and pad < width:
+            planes = F.pad(planes, (pad, pad, pad, pad), mode="reflect")
+        else:
+            planes = planes.index_select(2, reflect_index(height, pad, batch.device))
+            planes = planes.index_select(3, reflect_index(width, pad, batch.device))
     return F.conv2d(planes, weight, groups=count * channels).reshape(count, channels, height, width)
 
 

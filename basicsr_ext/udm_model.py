@@ -31,6 +31,7 @@ from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
+from degplug.data.device_batches import degrade_batch
 from degplug.eval.metrics import build_metrics
 from degplug.eval.udm_table import UDMEvaluation, save_udm_evaluation
 from degplug.udm.config import UDMConfig
@@ -152,6 +153,7 @@ class UDMModel(BaseModel):
 
     # ------------------------------------------------------------------ data
     def feed_data(self, data: dict) -> None:
+        data = degrade_batch(data, self.device)  # datasets with degrade_on: device; others pass through
         self.batch = {key: data[key].to(self.device) for key in ("gt", "lq", "gt_b", "lq_b", "lq_pos") if key in data}
         self.image_paths = data.get("gt_path") or data.get("lq_path")
 

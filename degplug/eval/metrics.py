@@ -48,7 +48,12 @@ class LPIPSMetric(torch.nn.Module):
 
     def __init__(self, alexnet_path: str | Path | None = None) -> None:
         super().__init__()
-        import lpips
+        try:
+            import lpips
+        except ModuleNotFoundError as error:
+            raise ModuleNotFoundError(
+                "LPIPS needs the lpips package, which is not installed: pip install -e '.[metrics]' (degplug's metrics extra)"
+            ) from error
         import torchvision
 
         backbone_file = require_weight_file("alexnet", alexnet_path)
@@ -85,7 +90,7 @@ def build_metrics(
     device: torch.device | str = "cpu",
     weight_paths: dict[str, str] | None = None,
 ) -> MetricSet:
-    """Build the named metrics; those whose weight files are missing are listed as unavailable."""
+    """Build the named metrics; those whose weight files (or, for LPIPS, the lpips package) are missing are listed as unavailable."""
     weight_paths = weight_paths or {}
     result = MetricSet()
     for name in names:
@@ -98,7 +103,7 @@ def build_metrics(
         elif name == "lpips":
             try:
                 result.metrics[name] = LPIPSMetric(weight_paths.get("alexnet")).to(device)
-            except FileNotFoundError as error:
+            except (FileNotFoundError, ModuleNotFoundError) as error:
                 result.unavailable[name] = str(error)
         elif name == "dists":
             try:

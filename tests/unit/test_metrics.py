@@ -1,6 +1,7 @@
 """The evaluation metrics against known values; missing pretrained weights are reported, not faked."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -58,3 +59,10 @@ def test_metrics_without_their_weights_are_unavailable_with_the_missing_file_nam
     assert set(metrics.metrics) == {"ssim"}
     assert str(missing) in metrics.unavailable["lpips"] and str(missing) in metrics.unavailable["dists"]
     assert set(metrics(photo("astronaut"), photo("coffee"))) == {"ssim"}
+
+
+def test_lpips_without_the_lpips_package_is_unavailable_naming_the_metrics_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lpips", None)  # `import lpips` now raises ModuleNotFoundError
+    metrics = build_metrics(("psnr", "lpips"))
+    assert set(metrics.metrics) == {"psnr"}
+    assert "lpips package" in metrics.unavailable["lpips"] and "[metrics]" in metrics.unavailable["lpips"]

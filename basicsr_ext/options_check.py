@@ -102,6 +102,7 @@ VALUE_CHECKS: dict[str, dict[str, Any]] = {
         "pin_memory": _BOOL, "persistent_workers": _BOOL, "use_shuffle": _BOOL, "use_hflip": _BOOL,
         "use_rot": _BOOL, "gt_size": _number(1, integer=True), "io_backend": _typed_block,
         "name": _kind(str, text="a string"), "filename_tmpl": _kind(str, text="a string"),
+        "degrade_on": lambda v: None if v in ("cpu", "device") else "'cpu' or 'device'",
     },
     "train": {
         "total_iter": _number(1, integer=True), "warmup_iter": _number(None, integer=True),

@@ -13,12 +13,13 @@ What each operator does here (``DEVICE_PATHS``) and how close it is to the CPU p
 ====================== ========================================================= ==============================
 operator               on the device                                             vs the CPU path (same record)
 ====================== ========================================================= ==============================
-gaussian/motion/       one grouped ``conv2d`` over the stacked images, each      ≤ 1e-4 (the CPU path trims and
-defocus_blur           image's kernel zero-padded to the largest, reflect        separates kernels to 6e-6 L1)
+gaussian/motion/       grouped ``conv2d`` over the stacked images (a column and  ≤ 1e-4 (the CPU path trims and
+defocus_blur           a row pass for separable kernels), each image's kernel    separates kernels to 6e-6 L1)
+                       zero-padded to the largest, reflect
                        borders as OpenCV's (also for kernels wider than the image)
-resize, resize_back    ``F.interpolate`` (nearest; bilinear/bicubic, antialiased ≤ 1e-4 area; ≤ 2e-3 bilinear/
-                       when shrinking) and the exact area-coverage matrices      bicubic (OpenCV's enlarging
-                       (:func:`~degplug.degradations.filtering.area_weights`)    rounds its weights)
+resize, resize_back    ``F.interpolate`` (nearest; bilinear/bicubic, antialiased ≤ 1e-4 (OpenCV's resizes on the
+                       when shrinking) and the exact area-coverage matrices      CPU compute the same weights)
+                       (:func:`~degplug.degradations.filtering.area_weights`)
 gaussian_noise,        N(0, 1) from ``torch.Generator(device)`` seeded with the  CPU device: identical (the same
 signal_dependent_noise record's ``noise_seed``                                   generator and draws); CUDA:
                                                                                  another field of the same law
@@ -157,26 +158,74 @@ def reflect_index(length: int, pad: int, device: torch.device) -> torch.Tensor:
     return torch.where(index < length, index, period - index)
 
 
-def filter_each(batch: torch.Tensor, kernel_list: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Correlate image ``i`` of ``batch`` (k×C×H×W) with ``kernel_list[i]``: one grouped ``conv2d``.
+def _reflect_pad(planes: torch.Tensor, pad_y: int, pad_x: int) -> torch.Tensor:
+    height, width = planes.shape[-2:]
+    if pad_y < height and pad_x < width:
+        return F.pad(planes, (pad_x, pad_x, pad_y, pad_y), mode="reflect") if pad_y or pad_x else planes
+    planes = planes.index_select(2, reflect_index(height, pad_y, planes.device))
+    return planes.index_select(3, reflect_index(width, pad_x, planes.device))
 
-    Kernels are zero-padded to the largest (zero taps add nothing); borders are reflected without
-    repeating the edge, also beyond the image for kernels wider than it (:func:`reflect_index`),
-    exactly as the CPU path's OpenCV filters do.
-    """
+
+#: a kernel whose L1 distance to the outer product of its marginals is below this is filtered as
+#: a column pass then a row pass (isotropic and axis-aligned Gaussians): O(k) instead of O(k²)
+SEPARABLE_TOLERANCE = 1e-7
+
+
+def _separable(kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    kernel = kernel.double()
+    total = kernel.sum()
+    if abs(float(total)) < 1e-12:
+        return None
+    column, row = kernel.sum(dim=1), kernel.sum(dim=0) / total
+    if float((kernel - torch.outer(column, row)).abs().sum()) < SEPARABLE_TOLERANCE:
+        return column.float(), row.float()
+    return None
+
+
+def _filter_dense(batch: torch.Tensor, kernel_list: Sequence[torch.Tensor]) -> torch.Tensor:
     count, channels, height, width = batch.shape
     size = max(int(k.shape[-1]) for k in kernel_list)
-    pad = size // 2
     weight = torch.stack([_pad_kernel(k.to(torch.float32), size) for k in kernel_list]).to(device=batch.device, dtype=batch.dtype)
     weight = weight.repeat_interleave(channels, dim=0).unsqueeze(1)  # (k·C)×1×K×K
-    planes = batch.reshape(1, count * channels, height, width)
-    if pad:
-        if pad < height and pad < width:
-            planes = F.pad(planes, (pad, pad, pad, pad), mode="reflect")
-        else:
-            planes = planes.index_select(2, reflect_index(height, pad, batch.device))
-            planes = planes.index_select(3, reflect_index(width, pad, batch.device))
+    planes = _reflect_pad(batch.reshape(1, count * channels, height, width), size // 2, size // 2)
     return F.conv2d(planes, weight, groups=count * channels).reshape(count, channels, height, width)
+
+
+def _filter_separable(batch: torch.Tensor, factors: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    count, channels, height, width = batch.shape
+    size = max(int(column.shape[0]) for column, _ in factors)
+
+    def weights(vectors):
+        padded = [F.pad(v, ((size - v.shape[0]) // 2, (size - v.shape[0]) // 2)) for v in vectors]
+        return torch.stack(padded).to(device=batch.device, dtype=batch.dtype).repeat_interleave(channels, dim=0)
+
+    planes = batch.reshape(1, count * channels, height, width)
+    columns = weights([column for column, _ in factors]).view(count * channels, 1, size, 1)
+    rows = weights([row for _, row in factors]).view(count * channels, 1, 1, size)
+    planes = F.conv2d(_reflect_pad(planes, size // 2, 0), columns, groups=count * channels)
+    planes = F.conv2d(_reflect_pad(planes, 0, size // 2), rows, groups=count * channels)
+    return planes.reshape(count, channels, height, width)
+
+
+def filter_each(batch: torch.Tensor, kernel_list: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Correlate image ``i`` of ``batch`` (k×C×H×W) with ``kernel_list[i]``: grouped ``conv2d``.
+
+    Kernels are zero-padded to the largest (zero taps add nothing); separable ones
+    (``SEPARABLE_TOLERANCE``) go through a column and a row pass, the others through one dense
+    grouped convolution. Borders are reflected without repeating the edge, also beyond the image
+    for kernels wider than it (:func:`reflect_index`), exactly as the CPU path's OpenCV filters do.
+    """
+    factors = [_separable(kernel) for kernel in kernel_list]
+    separable = [i for i, f in enumerate(factors) if f is not None]
+    if len(separable) == len(kernel_list):
+        return _filter_separable(batch, factors)
+    if not separable:
+        return _filter_dense(batch, kernel_list)
+    dense = [i for i, f in enumerate(factors) if f is None]
+    out = torch.empty_like(batch)
+    out[separable] = _filter_separable(batch[separable], [factors[i] for i in separable])
+    out[dense] = _filter_dense(batch[dense], [kernel_list[i] for i in dense])
+    return out
 
 
 def _gaussian(sigma: float, size: int) -> torch.Tensor:

@@ -91,15 +91,17 @@ def test_area_halving_is_the_two_by_two_mean():
 
 def test_gaussian_blur_equals_an_independent_mirror_correlation_also_for_kernels_wider_than_the_image():
     images = _images(count=2, height=20, width=30)
-    for size in (9, 41):  # 41: the reflection repeats beyond the 20-pixel side
-        params = GaussianBlurParams(size, 5.0, 2.0, 0.6)
+    # rotated anisotropic: one dense convolution; isotropic: column and row passes
+    # 41: the reflection repeats beyond the 20-pixel side
+    for size, sx, sy, angle in ((9, 5.0, 2.0, 0.6), (41, 5.0, 2.0, 0.6), (11, 2.0, 2.0, 0.0), (41, 7.0, 7.0, 0.0)):
+        params = GaussianBlurParams(size, sx, sy, angle)
         out = apply_records_batch(images, [_record("gaussian_blur", params)] * 2)
         # the kernel written here from the formula, applied by scipy (mode 'mirror' = reflect-101)
         coords = np.arange(size) - (size - 1) / 2
         yy, xx = np.meshgrid(coords, coords, indexing="ij")
-        u = math.cos(0.6) * xx + math.sin(0.6) * yy
-        v = -math.sin(0.6) * xx + math.cos(0.6) * yy
-        kernel = np.exp(-0.5 * ((u / 5.0) ** 2 + (v / 2.0) ** 2))
+        u = math.cos(angle) * xx + math.sin(angle) * yy
+        v = -math.sin(angle) * xx + math.cos(angle) * yy
+        kernel = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
         kernel /= kernel.sum()
         for n in range(2):
             for c in range(3):

@@ -52,8 +52,12 @@ class L2Pooling(nn.Module):
         self.register_buffer("window", window.expand(channels, 1, 3, 3).clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = F.conv2d(x * x, self.window.to(x.dtype), stride=2, padding=1, groups=x.shape[1])
-        return torch.sqrt(pooled + 1e-12)
+        # float32 whatever the autocast: in float16 the ε is 0, and sqrt'(0) on an all-zero ReLU
+        # window makes NaN gradients (the output is cast back to the input's dtype)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x32 = x.float()
+            pooled = F.conv2d(x32 * x32, self.window.float(), stride=2, padding=1, groups=x.shape[1])
+            return torch.sqrt(pooled + 1e-12).to(x.dtype)
 
 
 def _conv_relu(in_channels: int, out_channels: int) -> list[nn.Module]:

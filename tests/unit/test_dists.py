@@ -142,3 +142,23 @@ def test_dists_loss_is_ten_times_dists_plus_optional_l1_and_has_gradient(random_
     value.backward()
     assert pred.grad is not None and pred.grad.abs().sum() > 0
     assert all(p.grad is None for p in loss.parameters())
+
+
+def test_dists_gradients_stay_finite_and_close_under_float16_autocast(random_dists):
+    """L2 pooling's sqrt(· + 1e-12) in float16 is sqrt(0) where a ReLU stage is all zeros: an
+    infinite derivative times 0, NaN gradients at any loss scale (fp16 training never stepped)."""
+    try:
+        with torch.autocast("cpu", dtype=torch.float16):
+            torch.nn.functional.conv2d(torch.rand(1, 1, 3, 3), torch.rand(1, 1, 3, 3))
+    except RuntimeError as error:
+        pytest.skip(f"no float16 autocast on this CPU build ({error})")
+    target = _image(1, size=(32, 32))
+    gradients = {}
+    for amp in (False, True):
+        pred = _image(2, size=(32, 32)).requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.float16, enabled=amp):
+            random_dists(pred, target).sum().backward()
+        gradients[amp] = pred.grad
+    assert torch.isfinite(gradients[True]).all()
+    similarity = torch.nn.functional.cosine_similarity(gradients[True].flatten(), gradients[False].flatten(), dim=0)
+    assert similarity > 0.99

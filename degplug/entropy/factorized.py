@@ -41,7 +41,7 @@ class FactorizedDensity(nn.Module):
         return self.bottleneck.quantiles[:, 0, 1].detach()
 
     def forward(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self, x: torch.Tensor, generator: torch.Generator | None = None, detach_rate: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Quantise ``x`` and return ``(x_hat, likelihoods)``.
 
@@ -50,6 +50,8 @@ class FactorizedDensity(nn.Module):
             generator: drives the additive uniform noise in training mode; a fresh one is made
                 when omitted. Unused in eval mode (deterministic rounding around the medians,
                 with a straight-through gradient).
+            detach_rate: the likelihoods are measured on detached values: a rate loss then trains
+                the density alone and no rate gradient reaches ``x`` (``x_hat`` keeps its gradient).
 
         Returns:
             x_hat: same shape as ``x``, float32; likelihoods: same shape, in (0, 1].
@@ -74,7 +76,7 @@ class FactorizedDensity(nn.Module):
                 medians = self.medians().view(self.channels, 1, 1).to(values)
                 rounded = torch.round(values - medians) + medians
                 quantised = values + (rounded - values).detach()
-            likelihood = self.bottleneck._likelihood(quantised)
+            likelihood = self.bottleneck._likelihood(quantised.detach() if detach_rate else quantised)
             if isinstance(likelihood, tuple):  # CompressAI >= 1.2 returns (likelihood, lower, upper)
                 likelihood = likelihood[0]
             if self.bottleneck.use_likelihood_bound:

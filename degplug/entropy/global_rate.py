@@ -97,13 +97,15 @@ class GlobalRateModel(AuxParameterSplit, nn.Module):
         self.tail = ResidualMLP(self.dim, hidden, blocks=2)
 
     def forward(
-        self, e_g: torch.Tensor, generator: torch.Generator | None = None
+        self, e_g: torch.Tensor, generator: torch.Generator | None = None, detach_rate: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Quantise ``e_g`` through the bottleneck and measure its rate.
 
         Args:
             e_g: N×dim real embedding (HDEN output).
             generator: drives the training-mode quantisation noise (fresh when omitted).
+            detach_rate: the rate trains the density only: no rate gradient reaches the head or
+                ``e_g`` (the rate warm-up, ``UDMTrainingOptions.rate_warmup``).
 
         Returns:
             e_g_hat: N×dim, the embedding the synthesis network should use (same dtype as e_g).
@@ -112,7 +114,7 @@ class GlobalRateModel(AuxParameterSplit, nn.Module):
         if e_g.dim() != 2 or e_g.shape[1] != self.dim:
             raise ValueError(f"e_g: expected an N×{self.dim} tensor, got shape {tuple(e_g.shape)}")
         standardized = self.standardize(e_g) if self.standardize is not None else e_g
-        code, likelihoods = self.density(self.head(standardized), generator=generator)
+        code, likelihoods = self.density(self.head(standardized), generator=generator, detach_rate=detach_rate)
         bits = bits_from_likelihoods(likelihoods)
         e_g_hat = self.tail(code.to(e_g.dtype))
         return e_g_hat, bits

@@ -79,13 +79,15 @@ class MapRateModel(AuxParameterSplit, nn.Module):
             self.density = FactorizedDensity(self.channels, **bottleneck_kwargs)
 
     def forward(
-        self, e_l: torch.Tensor, generator: torch.Generator | None = None
+        self, e_l: torch.Tensor, generator: torch.Generator | None = None, detach_rate: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Quantise ``e_l`` and measure its rate.
 
         Args:
             e_l: N×C×h×w map in [0, 1] (IDEN output).
             generator: drives the training-mode quantisation noise (fresh when omitted).
+            detach_rate: the rate trains this model's density only: no rate gradient reaches
+                ``e_l`` (nor the compressor) (the rate warm-up, ``UDMTrainingOptions.rate_warmup``).
 
         Returns:
             e_l_hat: N×C×h×w in [0, 1] (clamped, straight-through gradient), same dtype as e_l, for the synthesis network.
@@ -99,10 +101,10 @@ class MapRateModel(AuxParameterSplit, nn.Module):
             pad_h = (-height) % _COMPRESSOR_STRIDE
             pad_w = (-width) % _COMPRESSOR_STRIDE
             padded = F.pad(e_l * self.scale, (0, pad_w, 0, pad_h), mode="replicate")
-            code, likelihoods = self.density(self.analysis(padded), generator=generator)
+            code, likelihoods = self.density(self.analysis(padded), generator=generator, detach_rate=detach_rate)
             reconstruction = self.synthesis(code.to(padded.dtype))[..., :height, :width] / self.scale
         else:
-            code, likelihoods = self.density(e_l * self.scale, generator=generator)
+            code, likelihoods = self.density(e_l * self.scale, generator=generator, detach_rate=detach_rate)
             reconstruction = code / self.scale
         bits_per_pixel = bits_from_likelihoods(likelihoods) / float(height * width)
         # Clamped to the map's range in value; the gradient passes straight through so values the

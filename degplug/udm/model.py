@@ -77,6 +77,7 @@ class UniversalDegradationModel(nn.Module):
         degraded: torch.Tensor,
         global_vector: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        detach_rate: bool = False,
     ) -> tuple[DegradationEmbedding, torch.Tensor, torch.Tensor]:
         """Encode ``degraded`` (N×3×H×W in [0, 1]) and return the embedding with its rates.
 
@@ -84,6 +85,8 @@ class UniversalDegradationModel(nn.Module):
         computes it for its query) so the encoder does not run twice. ``generator`` drives the
         rate models' training noise (additive uniform), so a seeded training step is reproducible. Returns
         ``(embedding, bits_g N, bits_per_pixel_l N)``; the rate of a missing IDEN is zero.
+        ``detach_rate``: the rates train the rate models' densities only, no rate gradient reaches
+        the encoders (the rate warm-up of training, ``UDMTrainingOptions.rate_warmup``).
 
         Under autocast (mixed-precision training) the encoders follow it; the rate models run in
         float32 with autocast off, so the embedding and the rates are float32.
@@ -92,11 +95,11 @@ class UniversalDegradationModel(nn.Module):
         if global_vector is None:
             global_vector = self.hden(degraded)
         with torch.autocast(device_type=degraded.device.type, enabled=False):
-            e_g, bits_g = self.rate_g(global_vector.float(), generator=generator)
+            e_g, bits_g = self.rate_g(global_vector.float(), generator=generator, detach_rate=detach_rate)
         if self.iden is not None:
             local_map = self.iden(degraded)
             with torch.autocast(device_type=degraded.device.type, enabled=False):
-                e_l, bpp_l = self.rate_l(local_map.float(), generator=generator)
+                e_l, bpp_l = self.rate_l(local_map.float(), generator=generator, detach_rate=detach_rate)
         else:
             e_l, bpp_l = None, torch.zeros_like(bits_g)
         return DegradationEmbedding(e_g, e_l), bits_g, bpp_l

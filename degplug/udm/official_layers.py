@@ -426,10 +426,13 @@ class OfficialGlobalRate(AuxParameterSplit, nn.Module):
         self.density = FactorizedDensity(self.dim)
         self.tail = ResidualMLP(self.dim, hidden, blocks=tail_blocks)
 
-    def forward(self, e_g: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, e_g: torch.Tensor, generator: torch.Generator | None = None, detach_rate: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``detach_rate``: the bits are measured on the detached code (see ``FactorizedDensity``)."""
         if e_g.dim() != 2 or e_g.shape[1] != self.dim:
             raise ValueError(f"e_g: expected an N×{self.dim} tensor, got shape {tuple(e_g.shape)}")
-        code, likelihoods = self.density(self.head(e_g), generator=generator)
+        code, likelihoods = self.density(self.head(e_g), generator=generator, detach_rate=detach_rate)
         return self.tail(code.to(e_g.dtype)), bits_from_likelihoods(likelihoods)
 
     def aux_loss(self) -> torch.Tensor:
@@ -505,11 +508,15 @@ class OfficialMapRate(AuxParameterSplit, nn.Module):
         else:
             self.density = FactorizedDensity(self.channels)
 
-    def forward(self, e_l: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, e_l: torch.Tensor, generator: torch.Generator | None = None, detach_rate: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``detach_rate``: the bits are measured on the detached code, so they train the bit
+        estimator / density only (see ``FactorizedDensity``)."""
         if e_l.dim() != 4 or e_l.shape[1] != self.channels:
             raise ValueError(f"e_l: expected an N×{self.channels}×h×w map, got shape {tuple(e_l.shape)}")
         if not self.compress:
-            code, likelihoods = self.density(e_l, generator=generator)
+            code, likelihoods = self.density(e_l, generator=generator, detach_rate=detach_rate)
             return code.to(e_l.dtype), bits_from_likelihoods(likelihoods) / float(e_l.shape[-2] * e_l.shape[-1])
         height, width = e_l.shape[-2:]
         padded = _pad_bottom_right(e_l, _COMPRESSOR_MULTIPLE, "replicate")
@@ -520,7 +527,8 @@ class OfficialMapRate(AuxParameterSplit, nn.Module):
             code = feature + (noise.to(feature) - 0.5)
         else:
             code = torch.round(feature)
-        probability = self.bit_estimator(code + 0.5) - self.bit_estimator(code - 0.5)
+        measured = code.detach() if detach_rate else code
+        probability = self.bit_estimator(measured + 0.5) - self.bit_estimator(measured - 0.5)
         bits = torch.clamp(-torch.log2(probability + 1e-10), 0, 50).flatten(1).sum(dim=1)
         reconstruction = self.synthesis(code)[..., :height, :width].clamp(0.0, 1.0)
         return reconstruction, bits / float(padded.shape[-2] * padded.shape[-1])

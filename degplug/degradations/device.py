@@ -8,38 +8,34 @@ keep their format and replay on the CPU path or on another batch). Images whose 
 same operator and whose current size agrees are stacked and degraded together; each image's steps
 keep their order. Only torch ops touch the images, except JPEG off CUDA.
 
-What each operator does here (``DEVICE_PATHS``) and how close it is to the CPU path:
+What each operator does here (``DEVICE_PATHS``), and its largest difference to the CPU path for
+the same record when run on the CPU device (tests/unit/test_device_degradations.py):
 
-====================== ========================================================= ==============================
-operator               on the device                                             vs the CPU path (same record)
-====================== ========================================================= ==============================
-gaussian/motion/       grouped ``conv2d`` over the stacked images (a column and  ≤ 1e-4 (the CPU path trims and
-defocus_blur           a row pass for separable kernels), each image's kernel    separates kernels to 6e-6 L1)
-                       zero-padded to the largest, reflect
-                       borders as OpenCV's (also for kernels wider than the image)
-resize, resize_back    ``F.interpolate`` (nearest; bilinear/bicubic, antialiased ≤ 1e-4 (OpenCV's resizes on the
-                       when shrinking) and the exact area-coverage matrices      CPU compute the same weights)
-                       (:func:`~degplug.degradations.filtering.area_weights`)
-gaussian_noise,        N(0, 1) from ``torch.Generator(device)`` seeded with the  CPU device: identical (the same
-signal_dependent_noise record's ``noise_seed``                                   generator and draws); CUDA:
-                                                                                 another field of the same law
-poisson_noise          the CPU path's sampler (normal approximation above 40     as above
-                       photons, exact ``torch.poisson`` below) on the device
-                       generator
-spatial_noise,         mask from its generating params (a few seeded grid        CPU device ≤ 1e-5; noise as
-spatial_blur           values, bicubic-upsampled on the device), noise/blur as   above
-                       above
-film_grain             device noise, grouped Gaussian ``conv2d``, unit-std       CPU device ≤ 1e-4
-haze                   depth map (ramp + seeded smooth field) on the device      ≤ 1e-5
-rain_streaks           uniform draws on the device generator, thickening and     CPU device ≤ 1e-4; CUDA:
-                       motion kernels as one grouped ``conv2d`` each             another layout of the same law
-raindrops              drop layout from ``layout_seed`` (CPU draws, size-free),  ≤ 1e-4
-                       soft masks and the defocus ``conv2d`` on the device
-jpeg                   CUDA: torchvision's nvJPEG ``encode_jpeg``/``decode_jpeg`` CUDA: another libjpeg
-                       (grouped by quality); elsewhere: the CPU operator          implementation, same quality
-                       (OpenCV's libjpeg), round trip through host memory        (mean |Δ| ~1/255, checked on
-                                                                                 a GPU); CPU: identical
-====================== ========================================================= ==============================
+- ``gaussian_blur``, ``motion_blur``, ``defocus_blur``: a grouped ``conv2d`` over the stacked
+  images, each image's kernel zero-padded to the largest (separable kernels as a column and a row
+  pass), borders reflected as OpenCV's BORDER_REFLECT_101, also for kernels wider than the image.
+  ≤ 1e-4 (the CPU path trims and separates kernels to 6e-6 in L1).
+- ``resize``, ``resize_back``: ``F.interpolate`` (nearest; bilinear/bicubic, antialiased when
+  shrinking) or the exact area-coverage matrices
+  (:func:`~degplug.degradations.filtering.area_weights`). ≤ 1e-4 (OpenCV's resizes compute the
+  same weights).
+- ``gaussian_noise``, ``signal_dependent_noise``, ``poisson_noise`` (the CPU path's sampler:
+  normal approximation above 40 photons, exact ``torch.poisson`` below): N(0, 1) from
+  ``torch.Generator(device)`` seeded with the record's ``noise_seed``. Identical on the CPU device
+  (≤ 1e-6); on CUDA another field of the same law.
+- ``spatial_noise``, ``spatial_blur``: masks from their generating parameters (a few seeded grid
+  values, bicubic-upsampled on the device), noise and blur as above. ≤ 1e-5 / ≤ 1e-4.
+- ``film_grain``: device noise, grouped Gaussian ``conv2d``, unit-std normalisation. ≤ 1e-4.
+- ``haze``: the depth map (ramp + seeded smooth field) on the device. ≤ 1e-5.
+- ``rain_streaks``: uniform draws from the device generator; thickening and motion kernels as
+  grouped ``conv2d``. ≤ 1e-4; on CUDA another layout of the same law.
+- ``raindrops``: the drop layout from ``layout_seed`` (a few CPU draws, size-free), the soft masks
+  and the defocus ``conv2d`` on the device. ≤ 1e-4.
+- ``jpeg``: on CUDA torchvision's nvJPEG ``encode_jpeg``/``decode_jpeg`` (grouped by quality; the
+  encoded bytes pass through host memory): another JPEG implementation at the same quality, not
+  yet compared on a GPU (the same code with torchvision's CPU libjpeg equals OpenCV's here). On
+  any other device the CPU operator (OpenCV's libjpeg) through host memory: identical. If the CUDA
+  codec is unavailable (a torchvision without nvJPEG) the CPU operator is used from then on.
 
 On CUDA, ``torch.Generator("cuda")`` is a Philox generator, so the same ``noise_seed`` gives
 another field than the CPU path's mt19937 draw: the same distribution (the tests compare the
@@ -407,12 +403,17 @@ def _raindrops(batch, params, sizes):
 _CUDA_JPEG_FAILED: list[str] = []
 
 
-def _cuda_jpeg(batch: torch.Tensor, quality: int) -> torch.Tensor:
+def torchvision_jpeg(batch: torch.Tensor, quality: int) -> torch.Tensor:
+    """JPEG round trip of N×3×H×W through torchvision's codec on ``batch``'s device (nvJPEG on CUDA).
+
+    8-bit quantisation as the CPU operator (round of x·255); the encoded bytes go to host memory
+    (torchvision's decoder reads them from there) and are decoded on the device.
+    """
     from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 
-    eight_bit = (batch.detach().float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    eight_bit = (batch.detach().float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).contiguous()
     encoded = encode_jpeg(list(eight_bit.unbind(0)), quality=int(quality))
-    decoded = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=batch.device)
+    decoded = decode_jpeg([data.cpu() for data in encoded], mode=ImageReadMode.RGB, device=batch.device)
     return torch.stack(decoded).to(batch.dtype).div_(255.0)
 
 
@@ -425,7 +426,7 @@ def _jpeg(batch, params, sizes):
         group = batch[members]
         if batch.device.type == "cuda" and not _CUDA_JPEG_FAILED:
             try:
-                out[members] = _cuda_jpeg(group, quality)
+                out[members] = torchvision_jpeg(group, quality)
                 continue
             except (RuntimeError, ImportError) as error:  # no nvJPEG in this build: the CPU codec from now on
                 _CUDA_JPEG_FAILED.append(str(error))

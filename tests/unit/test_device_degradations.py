@@ -263,3 +263,22 @@ def test_basicsr_udm_model_feed_data_degrades_a_device_batch():
     assert sorted(model.batch) == ["gt", "gt_b", "lq", "lq_b"]
     residual = model.batch["lq"] - model.batch["gt"]
     assert 0.05 < residual.std().item() < 0.12  # σ = 25/255 ≈ 0.098, a little clamped
+
+
+def test_the_torchvision_codec_used_on_cuda_round_trips_like_the_cpu_codec():
+    # the CUDA path's code (encode a list, bytes to the host, decode, stack) with torchvision's CPU
+    # libjpeg; here both are libjpeg-turbo with 4:2:0 chroma and agree exactly (measured 0), other
+    # builds may round differently: at most 2 levels anywhere, under half a level on average
+    from degplug.degradations.device import torchvision_jpeg
+    from degplug.degradations.jpeg import jpeg_roundtrip
+
+    images = _images(count=3, height=48, width=64)
+    for quality in (30, 90):
+        theirs = torchvision_jpeg(images, quality)
+        ours = jpeg_roundtrip(images, quality)
+        assert theirs.shape == images.shape and theirs.dtype == torch.float32
+        assert (theirs - ours).abs().max().item() <= 2 / 255 + 1e-6
+        assert (theirs - ours).abs().mean().item() < 0.5 / 255
+        # and it is a lossy codec at that quality: further from the input at 30 than at 90
+        assert (theirs - images).abs().mean().item() > 0
+    assert (torchvision_jpeg(images, 30) - images).abs().mean() > (torchvision_jpeg(images, 90) - images).abs().mean()

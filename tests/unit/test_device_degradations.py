@@ -282,3 +282,40 @@ def test_the_torchvision_codec_used_on_cuda_round_trips_like_the_cpu_codec():
         # and it is a lossy codec at that quality: further from the input at 30 than at 90
         assert (theirs - images).abs().mean().item() > 0
     assert (torchvision_jpeg(images, 30) - images).abs().mean() > (torchvision_jpeg(images, 90) - images).abs().mean()
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: the GPU checks of the device path (tolerances on CUDA, noise law, nvJPEG)")
+#: on CUDA the deterministic operators follow the CPU tolerances; the noise fields are Philox draws
+DETERMINISTIC = ("gaussian_blur", "motion_blur", "defocus_blur", "resize", "resize_back", "haze", "raindrops")
+
+
+@CUDA
+@pytest.mark.parametrize("name", DETERMINISTIC)
+def test_on_cuda_deterministic_operators_equal_the_cpu_path(name):
+    ops = [{"type": name}] + ([{"type": "resize_back"}] if name == "resize" else [])
+    pipeline = DegradationPipeline.from_config({"ops": ops, "order": "config"})
+    generator = torch.Generator().manual_seed(11)
+    images = _images()
+    records = [pipeline.sample(generator) for _ in range(len(images))]
+    device = apply_records(images.cuda(), records)
+    for expected, got in zip(_cpu(images, records), device, strict=True):
+        assert got.is_cuda and (got[0].cpu() - expected).abs().max().item() <= TOLERANCE[name]
+
+
+@CUDA
+def test_on_cuda_noise_has_the_cpu_statistics_and_jpeg_is_close_to_the_cpu_codec():
+    images = torch.full((6, 3, 64, 64), 0.5, device="cuda")
+    records = [_record("gaussian_noise", GaussianNoiseParams(10.0, False, seed)) for seed in range(6)]
+    noise = apply_records_batch(images, records) - 0.5
+    assert abs(noise.std().item() - 10 / 255) / (10 / 255) < 0.03 and abs(noise.mean().item()) < 0.002
+    poisson = apply_records_batch(images, [_record("poisson_noise", PoissonNoiseParams(200.0, False, s)) for s in range(6)]) - 0.5
+    assert abs(poisson.std().item() - math.sqrt(0.5 / 200)) / math.sqrt(0.5 / 200) < 0.03
+    from degplug.degradations.device import _CUDA_JPEG_FAILED
+    from degplug.degradations.jpeg import JpegParams
+
+    clean = _images(count=4, height=64, width=64)
+    for quality in (30, 90):
+        got = apply_records_batch(clean.cuda(), [_record("jpeg", JpegParams(quality))] * 4).cpu()
+        expected = torch.stack(_cpu(clean, [_record("jpeg", JpegParams(quality))] * 4))
+        assert not _CUDA_JPEG_FAILED, _CUDA_JPEG_FAILED
+        assert (got - expected).abs().mean().item() < 1.5 / 255  # nvJPEG vs libjpeg at the same quality

@@ -284,12 +284,17 @@ def test_the_torchvision_codec_used_on_cuda_round_trips_like_the_cpu_codec():
     assert (torchvision_jpeg(images, 30) - images).abs().mean() > (torchvision_jpeg(images, 90) - images).abs().mean()
 
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: the GPU checks of the device path (tolerances on CUDA, noise law, nvJPEG)")
+_NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: the GPU checks of the device path (tolerances on CUDA, noise law, nvJPEG)")
+
+
+def cuda_test(test):
+    """Marked ``gpu`` (``pytest -m gpu``, benchmarks/gpu_check.py) and skipped without CUDA."""
+    return pytest.mark.gpu(_NEEDS_CUDA(test))
 #: on CUDA the deterministic operators follow the CPU tolerances; the noise fields are Philox draws
 DETERMINISTIC = ("gaussian_blur", "motion_blur", "defocus_blur", "resize", "resize_back", "haze", "raindrops")
 
 
-@CUDA
+@cuda_test
 @pytest.mark.parametrize("name", DETERMINISTIC)
 def test_on_cuda_deterministic_operators_equal_the_cpu_path(name):
     ops = [{"type": name}] + ([{"type": "resize_back"}] if name == "resize" else [])
@@ -302,7 +307,7 @@ def test_on_cuda_deterministic_operators_equal_the_cpu_path(name):
         assert got.is_cuda and (got[0].cpu() - expected).abs().max().item() <= TOLERANCE[name]
 
 
-@CUDA
+@cuda_test
 def test_on_cuda_noise_has_the_cpu_statistics_and_jpeg_is_close_to_the_cpu_codec():
     images = torch.full((6, 3, 64, 64), 0.5, device="cuda")
     records = [_record("gaussian_noise", GaussianNoiseParams(10.0, False, seed)) for seed in range(6)]

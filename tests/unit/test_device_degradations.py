@@ -324,3 +324,19 @@ def test_on_cuda_noise_has_the_cpu_statistics_and_jpeg_is_close_to_the_cpu_codec
         expected = torch.stack(_cpu(clean, [_record("jpeg", JpegParams(quality))] * 4))
         assert not _CUDA_JPEG_FAILED, _CUDA_JPEG_FAILED
         assert (got - expected).abs().mean().item() < 1.5 / 255  # nvJPEG vs libjpeg at the same quality
+
+
+def test_mmagic_udm_editor_trains_a_step_on_a_degrade_on_device_batch(one_thread):
+    pytest.importorskip("mmagic")
+    from mmagic.registry import OPTIM_WRAPPER_CONSTRUCTORS
+    from mmengine.dataset import pseudo_collate
+
+    from mmagic_ext.datasets import DegplugTransferTupleDataset
+    from tests.unit.mmagic_udm_helpers import tiny_editor
+
+    editor = tiny_editor(gan=0.0)
+    settings = dict(generator=dict(optimizer=dict(type="Adam", lr=1e-3, eps=1e-3)))
+    optim = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(type="UDMOptimWrapperConstructor", optim_wrapper_cfg=settings))(editor)
+    dataset = DegplugTransferTupleDataset(gt_folder="embedded:train", pipeline="homogeneous", crop_size=24, degrade_on="device")
+    log = editor.train_step(pseudo_collate([dataset[0], dataset[1]]), optim)
+    assert torch.isfinite(log["l_total"])

@@ -340,3 +340,14 @@ def test_mmagic_udm_editor_trains_a_step_on_a_degrade_on_device_batch(one_thread
     dataset = DegplugTransferTupleDataset(gt_folder="embedded:train", pipeline="homogeneous", crop_size=24, degrade_on="device")
     log = editor.train_step(pseudo_collate([dataset[0], dataset[1]]), optim)
     assert torch.isfinite(log["l_total"])
+
+
+def test_basicsr_blind_model_feed_data_takes_a_degrade_on_device_batch():
+    from basicsr_ext.blind_model import BlindRestorationModel
+
+    dataset = SyntheticPairDataset(gt_folder="embedded:train", pipeline={"ops": []}, crop_size=24, degrade_on="device")
+    model = BlindRestorationModel.__new__(BlindRestorationModel)
+    model.device = torch.device("cpu")
+    model.feed_data(default_collate([dataset[0], dataset[1]]))
+    assert model.lq.shape == model.gt.shape == (2, 3, 24, 24)
+    assert torch.equal(model.lq, model.gt)  # no operator: the crop itself

@@ -70,9 +70,16 @@ def _import_name_to_distributions() -> dict[str, list[str]]:
     return packages_distributions()
 
 
+# import names whose distribution is named otherwise, for modules not installed here (an
+# environment with fewer extras); installed modules are mapped by their own metadata
+OTHER_NAMES = {"cv2": {"opencv-python-headless", "opencv-python"}, "PIL": {"pillow"}, "yaml": {"pyyaml"},
+               "skimage": {"scikit-image"}, "sklearn": {"scikit-learn"}}
+
+
 def providers(import_name: str) -> set[str]:
     found = _import_name_to_distributions().get(import_name)
-    assert found, f"no installed distribution provides the module {import_name!r}"
+    if not found:
+        return OTHER_NAMES.get(import_name, {normalize(import_name)})
     return {normalize(name) for name in found}
 
 

@@ -1,7 +1,7 @@
 """UDMModel: UDM training in BasicSR (feed_data / optimize_parameters wiring only).
 
-The loss math is ``degplug.udm.training.UDMTrainingStep``; this class maps BasicSR's options,
-optimizers, schedulers, checkpoints and validation onto it.
+The loss math and the iteration are ``degplug.udm.training.UDMTrainingStep`` (``step``); this
+class maps BasicSR's options, optimizers, schedulers, EMA, checkpoints and validation onto it.
 
 Options (besides BasicSR's usual ones):
     network_g: ``type: UniversalDegradationModel`` with UDMConfig keys.
@@ -36,11 +36,9 @@ from degplug.eval.metrics import build_metrics
 from degplug.eval.udm_table import UDMEvaluation, save_udm_evaluation
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.atomic import atomic_torch_save
-from degplug.utils.distributed import average_gradients, broadcast_buffers, broadcast_module
-from degplug.utils.random import make_generator
-from degplug.utils.validation import NON_FINITE_ADVICE, require_finite_gradients, require_finite_losses
+from degplug.utils.distributed import broadcast_module
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 
 DEFAULT_AUX_OPTIMIZER = {"type": "Adam", "lr": 1e-3}
@@ -121,7 +119,7 @@ class UDMModel(BaseModel):
             self.net_g_ema.eval()
         self.setup_optimizers()
         self.setup_schedulers()
-        self.iteration_seed = int(self.opt.get("manual_seed") or 0) * 1_000_003 + int(self.opt.get("rank", 0))
+        self.seed = int(self.opt.get("manual_seed") or 0)  # of every iteration's generator (UDMTrainingStep.step)
 
     def _optimizer(self, key: str, params, default: dict | None = None):
         settings = dict(self.opt["train"].get(key) or default or {})
@@ -159,53 +157,9 @@ class UDMModel(BaseModel):
 
     # ---------------------------------------------------------------- train
     def optimize_parameters(self, current_iter: int) -> None:
-        generator = make_generator(self.iteration_seed + current_iter, device=self.device)
-        if self.net_d is not None:
-            self.net_d.requires_grad_(False)
-        self.optimizer_g.zero_grad()
-        self.optimizer_aux.zero_grad()
-        try:
-            out = self.training_step.generator_losses(self.batch, generator)
-        except FloatingPointError as error:  # diverged weights, found before the loss could be computed
-            raise FloatingPointError(f"UDM loss is not finite at iteration {current_iter} ({error}); {NON_FINITE_ADVICE}") from None
-        require_finite_losses(out, "UDM", current_iter)  # every check comes before the first step
-        precision = self.training_step.precision  # amp none: plain backward and steps
-        precision.backward(out["loss"])  # scaled for fp16
-        out["aux_loss"].backward()  # float32, reaches only the quantiles: never scaled
-        main_parameters = [p for group in (self.optimizer_g, self.optimizer_aux) for g in group.param_groups for p in g["params"]]
-        average_gradients(main_parameters)
-        precision.unscale_(self.optimizer_g)
-        # fp16: non-finite generator gradients are an overflow the scaler skips (and lowers its scale)
-        checked = [p for g in self.optimizer_aux.param_groups for p in g["params"]] if precision.scales_loss else main_parameters
-        require_finite_gradients(checked, "UDM", current_iter)
-        log = {k: v for k, v in out.items() if k.startswith("l_")}
-        log["l_total"] = out["loss"].detach()
-        log["l_aux"] = out["aux_loss"].detach()
-        log["bits_g"] = out["bits_g"].mean()
-        log["bpp_l"] = out["bpp_l"].mean()
-
-        if self.net_d is not None:
-            # The critic's loss and gradients are computed (and checked) before any optimizer steps:
-            # its fake is the detached ŷ, so the generator step would not change them.
-            self.net_d.requires_grad_(True)
-            self.optimizer_d.zero_grad()
-            critic = self.training_step.discriminator_losses(self.batch, out["output"], generator)
-            require_finite_losses({"loss": critic["loss"], **{f"l_d_{k}": v for k, v in critic.items() if k != "loss"}},
-                                  "UDM critic", current_iter)
-            precision.backward(critic["loss"])
-            critic_parameters = [p for g in self.optimizer_d.param_groups for p in g["params"]]
-            average_gradients(critic_parameters)
-            precision.unscale_(self.optimizer_d)
-            if not precision.scales_loss:
-                require_finite_gradients(critic_parameters, "UDM critic", current_iter)
-            log.update({f"d_{k}": v for k, v in critic.items() if k != "loss"})
-        precision.step(self.optimizer_g)
-        self.optimizer_aux.step()  # its loss is not scaled
-        if self.net_d is not None:
-            precision.step(self.optimizer_d)
-        precision.update()
-        broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics from rank 0, as DDP does
-        self.log_dict = self.reduce_loss_dict(OrderedDict((k, v.detach().float()) for k, v in log.items()))
+        optimizers = UDMOptimizers(self.optimizer_g, self.optimizer_aux, self.optimizer_d if self.net_d is not None else None)
+        log = self.training_step.step(self.batch, current_iter, optimizers, seed=self.seed, rank=self.opt.get("rank", 0))
+        self.log_dict = self.reduce_loss_dict(OrderedDict(log))
         if self.ema_decay > 0:
             self.model_ema(decay=self.ema_decay)
 

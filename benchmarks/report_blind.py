@@ -38,7 +38,7 @@ from degplug.losses.ssim import ssim
 from degplug.udm.config import UDMConfig
 from degplug.udm.latent_pool import LatentPool
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 
 COMPOSITION = {"ops": [
     {"type": "gaussian_blur", "kernel_size": 13, "sigma_x": [0.8, 2.5], "isotropic_prob": 1.0},
@@ -65,17 +65,12 @@ def train_udm(iterations: int, crop: int, batch: int) -> UniversalDegradationMod
     data = TransferTupleDataset("embedded:train", COMPOSITION, crop_size=crop, seed=0, repeat=10**6)
     loader = iter(torch.utils.data.DataLoader(data, batch_size=batch, num_workers=0))
     start = time.time()
+    step.train()
     for iteration in range(1, iterations + 1):
         items = next(loader)
-        out = step.generator_losses({k: items[k] for k in ("gt", "lq", "gt_b", "lq_b")},
-                                    torch.Generator().manual_seed(iteration))
-        main.zero_grad()
-        aux.zero_grad()
-        (out["loss"] + out["aux_loss"]).backward()
-        main.step()
-        aux.step()
+        log = step.step({k: items[k] for k in ("gt", "lq", "gt_b", "lq_b")}, iteration, UDMOptimizers(main, aux), seed=0, rank=0)
         if iteration % 50 == 0 or iteration == 1:
-            print(f"  udm iter {iteration}: loss {out['loss'].item():.4f} ({time.time() - start:.0f} s)", flush=True)
+            print(f"  udm iter {iteration}: loss {log['l_total'].item():.4f} ({time.time() - start:.0f} s)", flush=True)
     return model.eval()
 
 

@@ -1,8 +1,8 @@
 """UDMEditor: UDM training and evaluation as an mmengine ``BaseModel`` for MMagic configs.
 
-The loss math is ``degplug.udm.training.UDMTrainingStep``; this class only moves data, calls
-``backward`` and steps the three optimizers of an ``OptimWrapperDict`` (built by
-``UDMOptimWrapperConstructor`` from ``UDMTrainingStep.parameter_groups()``):
+The loss math and the iteration are ``degplug.udm.training.UDMTrainingStep`` (``step``); this
+class only moves data and hands it the three optimizers of an ``OptimWrapperDict`` (built by
+``UDMOptimWrapperConstructor`` from ``UDMTrainingStep.parameter_groups()``), passed as they are:
 
     ``generator``      encoders, rate models and synthesis network (group ``main``)
     ``entropy``        the rate models' quantiles, trained only by the auxiliary loss (group ``aux``)
@@ -19,8 +19,8 @@ Config::
         seed=0)
 
 Per-iteration randomness (synthesis noise, gradient-penalty mixing) comes from a generator seeded
-with ``seed * 1_000_003 + rank + iteration`` (iteration counted from 1), as BasicSR's ``UDMModel``,
-so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``.
+with ``seed * 1_000_003 + rank + iteration`` (iteration counted from 1; ``degplug.utils.random.iteration_seed``),
+as in BasicSR's ``UDMModel``, so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``.
 
 Mixed precision: ``training=dict(amp='bf16')`` (or ``'fp16'``, ``channels_last=True``), done by
 ``UDMTrainingStep`` (autocast; for fp16 one GradScaler for the generator and critic losses, the
@@ -52,12 +52,9 @@ from mmengine.optim import OptimWrapperDict
 from torch import nn
 
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
-from degplug.utils.distributed import average_gradients, broadcast_buffers
-from degplug.utils.random import make_generator
-from degplug.utils.validation import NON_FINITE_ADVICE, require_finite_gradients, require_finite_losses
+from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers, step_wrapper
+from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
 
 OPTIMIZER_OF_GROUP = {"main": "generator", "aux": "entropy", "discriminator": "discriminator"}
 GENERATOR_PREFIX = "training_step.model."
@@ -127,67 +124,16 @@ class UDMEditor(DegplugEditor):
         return groups
 
     # ---------------------------------------------------------------- training
-    def _rank(self) -> int:
-        from mmengine.dist import get_rank
-
-        return get_rank()
-
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> dict[str, torch.Tensor]:
-        """One UDM iteration: generator + entropy losses and gradients, the critic's (when there is a
-        critic), every one checked finite, then the steps."""
+        """One UDM iteration (``UDMTrainingStep.step``) over the wrappers ``generator``,
+        ``entropy`` and, with a critic, ``discriminator``; returns its log."""
         batch = self.data_preprocessor(data, True)["inputs"]
-        iteration = self._iteration()
-        generator = make_generator(self.seed * 1_000_003 + self._rank() + iteration, device=batch["gt"].device)
         refuse_amp_wrappers(optim_wrapper, "UDMEditor")
-        precision = self.training_step.precision  # amp none: plain backward and steps
-        main, aux = optim_wrapper["generator"], optim_wrapper["entropy"]
-        critic = self.discriminator
-        if critic is not None:
-            critic.requires_grad_(False)
-        with main.optim_context(self):
-            try:
-                out = self.training_step.generator_losses(batch, generator)
-            except FloatingPointError as error:  # diverged weights, found before the loss could be computed
-                raise FloatingPointError(f"UDM loss is not finite at iteration {iteration} ({error}); {NON_FINITE_ADVICE}") from None
-        require_finite_losses(out, "UDM", iteration)  # every check comes before the first step
-        main.zero_grad()
-        aux.zero_grad()
-        main.backward(precision.scale(out["loss"]))  # scaled for fp16
-        aux.backward(out["aux_loss"])  # float32, reaches only the quantiles: never scaled
-        average_gradients(_parameters_of(main, aux))  # distributed: mean over the ranks (no-op in one process)
-        precision.unscale_(main.optimizer)
-        # fp16: non-finite generator gradients are an overflow the scaler skips (and lowers its scale)
-        require_finite_gradients(_parameters_of(aux) if precision.scales_loss else _parameters_of(main, aux), "UDM", iteration)
-        log = {k: v for k, v in out.items() if k.startswith("l_")}
-        log.update(l_total=out["loss"].detach(), l_aux=out["aux_loss"].detach(),
-                   bits_g=out["bits_g"].mean(), bpp_l=out["bpp_l"].mean())
-
-        if critic is not None:
-            # The critic's loss and gradients are computed (and checked) before any optimizer steps:
-            # its fake is the detached ŷ, so the generator step would not change them.
-            critic.requires_grad_(True)
-            critic_wrapper = optim_wrapper["discriminator"]
-            with critic_wrapper.optim_context(critic):
-                critic_out = self.training_step.discriminator_losses(batch, out["output"], generator)
-            require_finite_losses({"loss": critic_out["loss"], **{f"l_d_{k}": v for k, v in critic_out.items() if k != "loss"}},
-                                  "UDM critic", iteration)
-            critic_wrapper.zero_grad()
-            critic_wrapper.backward(precision.scale(critic_out["loss"]))
-            average_gradients(_parameters_of(critic_wrapper))
-            precision.unscale_(critic_wrapper.optimizer)
-            if not precision.scales_loss:
-                require_finite_gradients(_parameters_of(critic_wrapper), "UDM critic", iteration)
-            log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
-        step_wrapper(main, precision)
-        aux.step()  # its loss is not scaled
-        main.zero_grad()
-        aux.zero_grad()
-        if critic is not None:
-            step_wrapper(critic_wrapper, precision)
-            critic_wrapper.zero_grad()
-        precision.update()
-        broadcast_buffers(self.training_step)  # distributed: BatchNorm statistics and queues from rank 0, as DDP does
-        return {k: v.detach().float() for k, v in log.items()}
+        optimizers = UDMOptimizers(
+            generator=optim_wrapper["generator"], entropy=optim_wrapper["entropy"],
+            discriminator=optim_wrapper["discriminator"] if self.discriminator is not None else None,
+        )
+        return self.training_step.step(batch, self._iteration(), optimizers, seed=self.seed)
 
     # --------------------------------------------------------------- inference
     @torch.no_grad()
@@ -239,11 +185,6 @@ class UDMEditor(DegplugEditor):
     def _tensor_output(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``forward(mode='tensor')``: the reproduction (N×3×H×W in [0, 1])."""
         return self.predict(inputs)["output"]
-
-
-def _parameters_of(*wrappers) -> list[torch.Tensor]:
-    """Every parameter stepped by these optim wrappers."""
-    return [p for wrapper in wrappers for group in wrapper.optimizer.param_groups for p in group["params"]]
 
 
 def _drop_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:

@@ -35,8 +35,7 @@ from degplug.eval.udm_table import UDMEvaluation, evaluate_udm
 from degplug.losses.weights import UDMLossWeights
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
-from degplug.utils.random import make_generator
+from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 
 
 @dataclass(frozen=True)
@@ -126,30 +125,16 @@ def train_variant(step: UDMTrainingStep, batches: list[dict[str, torch.Tensor]],
     optimizer_aux = torch.optim.Adam(groups["aux"], lr=recipe.lr_aux)
     optimizer_d = (torch.optim.Adam(groups["discriminator"], lr=recipe.lr_discriminator, betas=(0.5, 0.999), eps=1e-3)
                    if groups["discriminator"] else None)
+    optimizers = UDMOptimizers(optimizer_g, optimizer_aux, optimizer_d)
     step.train()
     start = time.perf_counter()
     last: dict[str, float] = {}
-    for iteration, batch in enumerate(batches):
-        generator = make_generator(recipe.seed * 1_000_003 + iteration)
-        if step.discriminator is not None:
-            step.discriminator.requires_grad_(False)
-        optimizer_g.zero_grad()
-        optimizer_aux.zero_grad()
-        out = step.generator_losses(batch, generator)
-        if not torch.isfinite(out["loss"]):
-            raise FloatingPointError(f"loss is not finite at iteration {iteration}")
-        (out["loss"] + out["aux_loss"]).backward()
-        optimizer_g.step()
-        optimizer_aux.step()
-        if optimizer_d is not None:
-            step.discriminator.requires_grad_(True)
-            optimizer_d.zero_grad()
-            step.discriminator_losses(batch, out["output"], generator)["loss"].backward()
-            optimizer_d.step()
-        last = {k: float(v) for k, v in out.items() if k.startswith("l_")}
-        last["loss"] = float(out["loss"].detach())
-        if log_every and (iteration + 1) % log_every == 0:
-            print(f"  it {iteration + 1}: loss {last['loss']:.4f}", flush=True)
+    for index, batch in enumerate(batches):
+        log = step.step(batch, index + 1, optimizers, seed=recipe.seed, rank=0)  # iterations count from 1
+        last = {k: float(v) for k, v in log.items() if k.startswith("l_") and k not in ("l_total", "l_aux")}
+        last["loss"] = float(log["l_total"])
+        if log_every and (index + 1) % log_every == 0:
+            print(f"  it {index + 1}: loss {last['loss']:.4f}", flush=True)
     last["seconds"] = time.perf_counter() - start
     step.eval()
     return last

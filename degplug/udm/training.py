@@ -2,8 +2,9 @@
 
 ``UDMTrainingStep`` owns the training-only parts (discriminator, contrastive wrapper, losses)
 around a ``UniversalDegradationModel`` and computes, for a batch, the generator-side and the
-discriminator-side loss dicts. Adapters (BasicSR's UDMModel, MMagic's editor) only move data,
-call ``backward`` and step their optimizers.
+discriminator-side loss dicts, and runs one whole iteration over three optimizers
+(``UDMTrainingStep.step``: gradients, checks, steps, the log). Adapters (BasicSR's UDMModel,
+MMagic's editor, the ablation and report scripts) only map options, call ``step`` and log.
 
 A batch is a dict of N×3×H×W tensors in [0, 1]:
     ``gt``    clean image x
@@ -38,8 +39,11 @@ from degplug.losses.local_statistics import LocalStatisticsLoss
 from degplug.udm.contrastive import MomentumContrast
 from degplug.udm.discriminator import UDMDiscriminator
 from degplug.udm.model import UniversalDegradationModel
+from degplug.utils.distributed import average_gradients, broadcast_buffers, rank_and_world_size
+from degplug.utils.optimizers import StepOptimizer, as_step_optimizer, parameters_of, step_optimizer
 from degplug.utils.precision import MixedPrecision, float32_region, parse_amp, parse_channels_last
-from degplug.utils.random import make_generator
+from degplug.utils.random import iteration_seed, make_generator
+from degplug.utils.validation import NON_FINITE_ADVICE, require_finite_gradients, require_finite_losses
 
 
 DEFAULT_RATE_LR = 1e-3
@@ -103,6 +107,27 @@ class UDMTrainingOptions:
         if isinstance(values.get("weights"), dict):
             values["weights"] = UDMLossWeights.from_dict(values["weights"])
         return cls(**values)
+
+
+@dataclass
+class UDMOptimizers:
+    """The three optimizers of a UDM iteration, each a torch optimizer or a ``StepOptimizer``
+    (e.g. mmengine's ``OptimWrapper``; see ``degplug.utils.optimizers``):
+
+    ``generator``      ``UDMTrainingStep.generator_param_groups()`` (encoders, rate models, synthesis)
+    ``entropy``        ``parameter_groups()["aux"]`` (the entropy models' quantiles)
+    ``discriminator``  ``parameter_groups()["discriminator"]``; needed only when the GAN weight is > 0
+    """
+
+    generator: StepOptimizer
+    entropy: StepOptimizer
+    discriminator: StepOptimizer | None = None
+
+    def __post_init__(self) -> None:
+        self.generator = as_step_optimizer(self.generator, "optimizers.generator")
+        self.entropy = as_step_optimizer(self.entropy, "optimizers.entropy")
+        if self.discriminator is not None:
+            self.discriminator = as_step_optimizer(self.discriminator, "optimizers.discriminator")
 
 
 class UDMTrainingStep(nn.Module):
@@ -290,3 +315,99 @@ class UDMTrainingStep(nn.Module):
             "real_score": real_scores.detach().mean(),
             "fake_score": fake_scores.detach().mean(),
         }
+
+    # ------------------------------------------------------------ iteration
+    def step(
+        self,
+        batch: dict[str, torch.Tensor],
+        iteration: int,
+        optimizers: UDMOptimizers,
+        seed: int = 0,
+        rank: int | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """One whole UDM training iteration; returns its log (detached float32 scalars).
+
+        ``iteration`` counts from 1; the iteration's generator (synthesis noise, gradient-penalty
+        mixing) is seeded with ``iteration_seed(seed, rank, iteration)``
+        (``degplug.utils.random``); ``rank`` defaults to the ``torch.distributed`` rank (0 in one
+        process).
+
+        Order: the critic frozen, the generator and entropy losses, their gradients (the total
+        scaled for fp16, the float32 entropy loss never), averaged over the ranks; then, when
+        there is a critic (GAN weight > 0), its WGAN-GP loss on the detached ŷ and its gradients.
+        Every loss and gradient is checked finite before the first optimizer steps
+        (FloatingPointError naming the iteration and the terms; with fp16 the scaled gradients
+        are left to the scaler, which skips an overflowed step and lowers its scale). Then the
+        generator, entropy and critic optimizers step (``step_optimizer``: their own clipping),
+        the loss scale is updated, gradients are zeroed and rank 0's buffers (BatchNorm
+        statistics, the MoCo queue) are copied to every rank.
+
+        Log keys: the generator's ``l_*`` terms, ``l_total``, ``l_aux``, ``bits_g``, ``bpp_l``
+        and, with a critic, ``d_l_critic``, ``d_l_gradient_penalty``, ``d_real_score``,
+        ``d_fake_score``.
+        """
+        if not isinstance(optimizers, UDMOptimizers):
+            raise TypeError(f"UDMTrainingStep.step: optimizers must be UDMOptimizers, got {type(optimizers).__name__}")
+        critic = self.discriminator
+        if critic is not None and optimizers.discriminator is None:
+            raise ValueError(
+                f"optimizers.discriminator: the GAN weight is {self.options.weights.gan:g}, so the critic needs an optimizer"
+            )
+        if rank is None:
+            rank = rank_and_world_size()[0]
+        generator = make_generator(iteration_seed(seed, rank, iteration), device=batch["gt"].device)
+        precision = self.precision  # amp none: plain backward and steps
+        main, aux = optimizers.generator, optimizers.entropy
+        if critic is not None:
+            critic.requires_grad_(False)
+        main.zero_grad()
+        aux.zero_grad()
+        with main.optim_context(self):
+            try:
+                out = self.generator_losses(batch, generator)
+            except FloatingPointError as error:  # diverged weights, found before the loss could be computed
+                raise FloatingPointError(
+                    f"UDM loss is not finite at iteration {iteration} ({error}); {NON_FINITE_ADVICE}"
+                ) from None
+        require_finite_losses(out, "UDM", iteration)  # every check comes before the first step
+        main.backward(precision.scale(out["loss"]))  # scaled for fp16
+        aux.backward(out["aux_loss"])  # float32, reaches only the quantiles: never scaled
+        generator_parameters = parameters_of(main, aux)
+        average_gradients(generator_parameters)  # distributed: mean over the ranks (no-op in one process)
+        precision.unscale_(main.optimizer)
+        # fp16: non-finite generator gradients are an overflow the scaler skips (and lowers its scale)
+        require_finite_gradients(parameters_of(aux) if precision.scales_loss else generator_parameters, "UDM", iteration)
+        log = {k: v for k, v in out.items() if k.startswith("l_")}
+        log.update(l_total=out["loss"].detach(), l_aux=out["aux_loss"].detach(),
+                   bits_g=out["bits_g"].mean(), bpp_l=out["bpp_l"].mean())
+
+        if critic is not None:
+            # The critic's loss and gradients are computed (and checked) before any optimizer steps:
+            # its fake is the detached ŷ, so the generator step would not change them.
+            critic_optimizer = optimizers.discriminator
+            critic.requires_grad_(True)
+            critic_optimizer.zero_grad()
+            with critic_optimizer.optim_context(critic):
+                critic_out = self.discriminator_losses(batch, out["output"], generator)
+            require_finite_losses(
+                {"loss": critic_out["loss"], **{f"l_d_{k}": v for k, v in critic_out.items() if k != "loss"}},
+                "UDM critic", iteration,
+            )
+            critic_optimizer.backward(precision.scale(critic_out["loss"]))
+            critic_parameters = parameters_of(critic_optimizer)
+            average_gradients(critic_parameters)
+            precision.unscale_(critic_optimizer.optimizer)
+            if not precision.scales_loss:
+                require_finite_gradients(critic_parameters, "UDM critic", iteration)
+            log.update({f"d_{k}": v for k, v in critic_out.items() if k != "loss"})
+        step_optimizer(main, precision)
+        aux.step()  # its loss is not scaled
+        if critic is not None:
+            step_optimizer(critic_optimizer, precision)
+        precision.update()
+        main.zero_grad()
+        aux.zero_grad()
+        if critic is not None:
+            critic_optimizer.zero_grad()
+        broadcast_buffers(self)  # distributed: BatchNorm statistics and queues from rank 0, as DDP does
+        return {k: v.detach().float() for k, v in log.items()}

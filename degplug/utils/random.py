@@ -25,3 +25,16 @@ def make_generator(
     else:
         new.manual_seed(int(seed))
     return new
+
+
+ITERATION_SEED_STRIDE = 1_000_003
+"""A prime larger than any rank count: the seeds of two runs' iterations do not collide for
+realistic iteration counts."""
+
+
+def iteration_seed(seed: int, rank: int, iteration: int) -> int:
+    """The seed of one training iteration's generator (synthesis noise, gradient-penalty mixing):
+    ``seed * 1_000_003 + rank + iteration``, with ``iteration`` counted from 1 as the frameworks'
+    loops do. Every framework's training of one model draws the same numbers from it, so one
+    seed gives one run in BasicSR, MMagic and a plain loop."""
+    return int(seed) * ITERATION_SEED_STRIDE + int(rank) + int(iteration)

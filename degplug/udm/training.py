@@ -61,6 +61,14 @@ class UDMTrainingOptions:
     generator's optimizer (see ``UDMTrainingStep.generator_param_groups``); None trains them at the
     generator's learning rate.
 
+    ``rate_warmup``: for this many iterations from the start (``step``'s ``iteration`` ≤
+    ``rate_warmup``) the rate terms train the rate models' densities only; no rate gradient reaches
+    the encoders (``UniversalDegradationModel.encode_with_rates(detach_rate=True)``). 0 (the
+    paper): the rates act from the first step. Measured on the toy half-image task (issue 13):
+    any rate weight > 0 from the first step leaves e_l 0 everywhere, even 1e-4 per bit per
+    position, since the rate's is then IDEN's only gradient (the synthesis network's condition
+    layers start at zero) and Adam turns it into full-size steps that saturate IDEN's sigmoid.
+
     ``amp``: ``"none"`` (default, float32), ``"bf16"`` or ``"fp16"`` (autocast of the networks'
     forward passes; fp16 with a GradScaler; losses, rate models and likelihoods stay float32; see
     ``degplug.utils.precision``). ``channels_last``: the networks and their inputs in
@@ -79,12 +87,15 @@ class UDMTrainingOptions:
     discriminator_conditional: bool = False
     diversity_c2: float = DEFAULT_DIVERSITY_C2
     rate_lr: float | None = DEFAULT_RATE_LR
+    rate_warmup: int = 0
     amp: str = "none"
     channels_last: bool = False
 
     def __post_init__(self) -> None:
         self.amp = parse_amp(self.amp, "amp")
         self.channels_last = parse_channels_last(self.channels_last, "channels_last")
+        if isinstance(self.rate_warmup, bool) or not isinstance(self.rate_warmup, int) or self.rate_warmup < 0:
+            raise ValueError(f"rate_warmup: expected a non-negative number of iterations, got {self.rate_warmup!r}")
         for name, optional in (("rate_lr", True), ("diversity_c2", False)):
             value = getattr(self, name)
             if value is None and optional:
@@ -216,8 +227,12 @@ class UDMTrainingStep(nn.Module):
         return total
 
     # ----------------------------------------------------------- generator
-    def generator_losses(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None) -> dict:
+    def generator_losses(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None, iteration: int | None = None
+    ) -> dict:
         """Generator/encoder losses for ``batch``; ``loss`` is the weighted total.
+
+        ``iteration`` (from 1) decides the rate warm-up (``options.rate_warmup``); None: after it.
 
         Also returns ``aux_loss`` (entropy quantiles, for their own optimizer, not in ``loss``),
         ``output`` (ŷ, detached) and ``bits_g``/``bpp_l`` for logging.
@@ -228,9 +243,9 @@ class UDMTrainingStep(nn.Module):
         """
         batch = {key: self.precision.format_input(value) for key, value in batch.items()}
         with self.precision.autocast(batch["gt"].device):
-            return self._generator_losses(batch, generator)
+            return self._generator_losses(batch, generator, iteration)
 
-    def _generator_losses(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None) -> dict:
+    def _generator_losses(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None, iteration: int | None) -> dict:
         w = self.options.weights
         clean, degraded = batch["gt"], batch["lq"]
         generator = generator if generator is not None else make_generator(device=clean.device)
@@ -251,7 +266,10 @@ class UDMTrainingStep(nn.Module):
             contrast = self.contrast(degraded, positive)
             global_vector = contrast.query_embedding
             terms["contrastive"] = self.contrastive(contrast.logits, contrast.labels)
-        embedding, bits_g, bpp_l = self.model.encode_with_rates(degraded, global_vector=global_vector, generator=generator)
+        warming_up = iteration is not None and iteration <= self.options.rate_warmup
+        embedding, bits_g, bpp_l = self.model.encode_with_rates(
+            degraded, global_vector=global_vector, generator=generator, detach_rate=warming_up
+        )
         if not all(bool(torch.isfinite(t).all()) for t in (embedding.global_vector, embedding.local_map) if t is not None):
             # diverged encoder weights (e.g. a too-large learning rate): stop here, named, before synthesis
             raise FloatingPointError("the encoders' degradation embedding is not finite (their weights have diverged)")
@@ -364,7 +382,7 @@ class UDMTrainingStep(nn.Module):
         aux.zero_grad()
         with main.optim_context(self):
             try:
-                out = self.generator_losses(batch, generator)
+                out = self.generator_losses(batch, generator, iteration)
             except FloatingPointError as error:  # diverged weights, found before the loss could be computed
                 raise FloatingPointError(
                     f"UDM loss is not finite at iteration {iteration} ({error}); {NON_FINITE_ADVICE}"

@@ -100,3 +100,37 @@ def test_udm_encode_with_detached_rates_gives_the_encoders_no_rate_gradient(arch
             assert encoder_grad == 0.0
         else:
             assert encoder_grad > 0.0
+
+
+def test_rate_warmup_keeps_the_rate_gradient_from_the_encoders_until_it_ends():
+    from degplug.losses import UDMLossWeights
+    from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+
+    torch.manual_seed(0)
+    model = UniversalDegradationModel(**UDMConfig.small(embed_dim=8, encoder_width=8, synthesis_width=8).to_dict()).train()
+    weights = UDMLossWeights(similarity=0.0, l1=0.0, local_stats=0.0, color=0.0, diversity=0.0, gan=0.0, contrastive=0.0,
+                             rate_g=1e-3, rate_l=1e-3)  # the loss is the two rates alone
+    step = UDMTrainingStep(model, UDMTrainingOptions(weights=weights, dists_pretrained=False, rate_warmup=2))
+    batch = {"gt": torch.rand(2, 3, 32, 32), "lq": torch.rand(2, 3, 32, 32)}
+
+    def encoder_and_density_gradients(iteration):
+        model.zero_grad()
+        step.generator_losses(batch, torch.Generator().manual_seed(0), iteration=iteration)["loss"].backward()
+        encoders = sum(float(p.grad.abs().sum()) for m in (model.hden, model.iden) for p in m.parameters() if p.grad is not None)
+        densities = sum(float(p.grad.abs().sum()) for p in model.rate_l.density.parameters() if p.grad is not None)
+        return encoders, densities
+
+    for iteration in (1, 2):
+        encoders, densities = encoder_and_density_gradients(iteration)
+        assert encoders == 0.0 and densities > 0.0
+    for iteration in (3, None):
+        encoders, densities = encoder_and_density_gradients(iteration)
+        assert encoders > 0.0 and densities > 0.0
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, True, "100"])
+def test_rate_warmup_refuses_what_is_not_a_number_of_iterations(value):
+    from degplug.udm.training import UDMTrainingOptions
+
+    with pytest.raises(ValueError, match="rate_warmup"):
+        UDMTrainingOptions(dists_pretrained=False, rate_warmup=value)

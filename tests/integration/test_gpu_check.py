@@ -97,18 +97,27 @@ def test_gpu_check_on_the_cpu_reports_every_part_skipping_only_the_cuda_ones(tmp
     else:
         assert device["status"] == "ok", device["status"]
         assert _positive(device["results"]["speedup_device_over_cpu"])
-        assert device["results"]["max_abs_diff_vs_cpu"] <= 1e-4  # on the CPU the batched path replays the same draws
+        assert device["results"]["max_abs_diff_vs_cpu"] < 0.1  # the same records: the same degradation, not another
 
     assert report["summary"] == {state: sum(p["status"].split(":")[0] == state for p in report["parts"].values())
                                  for state in ("ok", "skipped", "failed")}
 
 
 def test_gpu_check_time_guard_stops_a_part_at_its_budget_and_still_writes_the_report(tmp_path, subprocess_env):
-    result, report = _run(tmp_path, subprocess_env, "--only", "mixed_precision", "onnx_export", "--budget", "8", timeout=60)
+    # 1 s is far less than importing MMagic takes: the alarm stops the part; then the global budget is spent
+    result, report = _run(tmp_path, subprocess_env, "--only", "ndr_vs_restormer", "onnx_export",
+                          "--part-budget", "ndr_vs_restormer=1", "--budget", "4", timeout=60)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert list(report["parts"]) == ["mixed_precision", "onnx_export"]
-    stopped = report["parts"]["mixed_precision"]
-    assert stopped["status"].startswith("failed: stopped at its time budget of "), stopped["status"]
-    assert stopped["seconds"] < 11
-    assert report["parts"]["onnx_export"]["status"] == "skipped: the global time budget of 8 s is used up"
-    assert report["summary"] == {"ok": 0, "skipped": 1, "failed": 1} and report["wall_s"] < 14
+    assert list(report["parts"]) == ["ndr_vs_restormer", "onnx_export"]
+    stopped = report["parts"]["ndr_vs_restormer"]
+    assert stopped["status"] == "failed: stopped at its time budget of 1 s (results so far kept)", stopped["status"]
+    assert stopped["budget_s"] == 1 and stopped["seconds"] < 3
+    assert report["parts"]["onnx_export"]["status"] == "skipped: the global time budget of 4 s is used up"
+    assert report["summary"] == {"ok": 0, "skipped": 1, "failed": 1} and report["wall_s"] < 8
+
+
+def test_gpu_check_refuses_a_bad_part_budget_by_name(tmp_path, subprocess_env):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path / "r.json"), "--part-budget", "mixed=5"],
+                            env=subprocess_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--part-budget 'mixed=5': expected PART=SECONDS" in result.stderr
+    assert not (tmp_path / "r.json").exists()

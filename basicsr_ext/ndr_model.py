@@ -1,7 +1,7 @@
 """NDRModel: NDR-Restore with bidirectional training in BasicSR (wiring only).
 
-The loss math and the half-step schedule are ``degplug.ndr.training.NDRTrainingStep``; this
-class maps BasicSR's options, optimizers, schedulers, checkpoints and validation onto it.
+The loss math, the half-step schedule and the iteration are ``degplug.ndr.training.NDRTrainingStep``
+(``step``); this class maps BasicSR's options, optimizers, schedulers, checkpoints and validation onto it.
 
 Options (besides BasicSR's usual ones):
     network_g: ``type: NDRRestoreNet`` (the restorer used at inference).
@@ -42,7 +42,6 @@ from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import OPTIMIZER_GROUPS, NDRTrainingStep, parameter_groups
-from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.precision import MixedPrecision
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 from basicsr_ext.training_states import ResumeError
@@ -124,19 +123,11 @@ class NDRModel(BaseModel):
         self.image_paths = data.get("lq_path") or data.get("gt_path")
 
     def optimize_parameters(self, current_iter: int) -> None:
-        logs = self.training_step.run(
-            self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad), self.lq, self.gt,
-            self.group_optimizers, grad_clip=self.grad_clip, after_backward=average_gradients,
+        logs = self.training_step.step(
+            self.get_bare_model(self.net_g), self.get_bare_model(self.net_degrad), {"lq": self.lq, "gt": self.gt},
+            current_iter, self.group_optimizers, grad_clip=self.grad_clip,
         )
-        broadcast_buffers(self.net_g)  # distributed: normalisation statistics from rank 0, as DDP does
-        broadcast_buffers(self.net_degrad)
-        bad = {k: v for k, v in logs.items() if not torch.isfinite(torch.tensor(v))}
-        if bad:
-            raise FloatingPointError(
-                f"NDR loss is not finite at iteration {current_iter} ({bad}); the run stops here and the last "
-                "saved checkpoint is kept."
-            )
-        self.log_dict = OrderedDict((k.replace("/", "_"), v) for k, v in logs.items())
+        self.log_dict = OrderedDict((k.replace("/", "_"), float(v)) for k, v in logs.items())
 
     def test(self) -> None:
         self.output = restore_padded(self.get_bare_model(self.net_g), self.lq)

@@ -26,18 +26,6 @@ def refuse_amp_wrappers(optim_wrapper, editor: str) -> None:
             )
 
 
-def step_wrapper(wrapper, precision) -> None:
-    """``wrapper.step()``; with fp16 loss scaling (gradients already ``precision.unscale_``-d), its
-    gradient clipping and a step through the training step's GradScaler
-    (``degplug.utils.precision.MixedPrecision``), which skips the step on overflow."""
-    if not precision.scales_loss:
-        wrapper.step()
-        return
-    if wrapper.clip_grad_kwargs:
-        wrapper._clip_grad()
-    precision.step(wrapper.optimizer)
-
-
 class DegplugEditor(BaseModel):
     """Base class; subclasses implement ``_data_samples`` and ``_tensor_output``."""
 

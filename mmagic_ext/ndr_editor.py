@@ -1,8 +1,8 @@
 """NDREditor: NDR-Restore's bidirectional training and its test protocol as an mmengine ``BaseModel``.
 
-The loss math and the schedule are ``degplug.ndr.training.NDRTrainingStep``; this class only moves
-batches, calls ``backward``, clips and steps the optimizers of an ``OptimWrapperDict`` (built
-by ``NDROptimWrapperConstructor`` from ``degplug.ndr.training.parameter_groups``):
+The loss math, the schedule and the iteration are ``degplug.ndr.training.NDRTrainingStep``
+(``step``); this class only moves batches and hands it the optimizers of an ``OptimWrapperDict``
+(built by ``NDROptimWrapperConstructor`` from ``degplug.ndr.training.parameter_groups``), as they are:
 
     ``restoration``     NDR-Restore's backbone and injections
     ``representation``  the NDR dictionary tokens and the degradation queries
@@ -12,10 +12,10 @@ by ``NDROptimWrapperConstructor`` from ``degplug.ndr.training.parameter_groups``
                         default; with ``'shared'`` ``representation`` steps in both half-steps)
 
 Per phase of the schedule (``joint``: one phase; ``alternate``: degradation then restoration
-half-step): zero every group's gradients, ``compute_losses``, backward, clip the joint gradient
-norm of the stepping groups to ``grad_clip`` (10), step exactly the optimizers of
-``phase_optimizers(phase)``. The runner saves and resumes every optimizer of the dict.
-This is the same iteration as ``NDRTrainingStep.run`` (BasicSR's ``NDRModel``).
+half-step): zero every group's gradients, ``compute_losses`` (checked finite before backward),
+backward, clip the joint gradient norm of the stepping groups to ``grad_clip`` (10), step exactly
+the optimizers of ``phase_optimizers(phase)``. The runner saves and resumes every optimizer of the
+dict. This is the one iteration of ``NDRTrainingStep.step``, which BasicSR's ``NDRModel`` calls too.
 
 Config::
 
@@ -61,9 +61,8 @@ from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import NDRTrainingStep, parameter_groups
-from degplug.utils.distributed import average_gradients, broadcast_buffers
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers, step_wrapper
+from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
 
 TRAINING_KEYS = (
     "schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase",
@@ -141,48 +140,19 @@ class NDREditor(DegplugEditor):
 
     # ---------------------------------------------------------------- training
     def train_step(self, data: dict, optim_wrapper: OptimWrapperDict) -> dict[str, torch.Tensor]:
-        """One NDR iteration: every phase of the schedule (module doc). Returns the detached losses,
-        prefixed by the phase in the alternate schedule (``degradation_loss_degradation``...)."""
+        """One NDR iteration (``NDRTrainingStep.step``: every phase of the schedule, module doc) over
+        the wrappers as they are. Returns the detached losses, prefixed by the phase in the
+        alternate schedule (``degradation_loss_degradation``...)."""
         expected = self.optimizer_keys()
         missing = [name for name in expected if name not in optim_wrapper]
         if missing:
             raise ValueError(f"NDREditor.train_step: optim_wrapper lacks {missing}; expected {list(expected)}")
         refuse_amp_wrappers(optim_wrapper, "NDREditor")
-        precision = self.training_step.precision  # amp none: plain backward and steps
+        self.parameter_groups()  # a clear error without a degrader
         batch = self.data_preprocessor(data, True)["inputs"]
-        lq, gt = batch["lq"], batch["gt"]
-        groups = self.parameter_groups()
-        log: dict[str, torch.Tensor] = {}
-        for phase in self.training_step.phases:
-            for wrapper in optim_wrapper.values():
-                wrapper.zero_grad()
-            losses = self.training_step.compute_losses(self.restorer, self.degrader, lq, gt, phase)
-            if not torch.isfinite(losses["loss"]):
-                terms = {k: float(v) for k, v in losses.items()}
-                raise FloatingPointError(
-                    f"NDR loss is not finite in phase {phase!r} ({terms}); the run stops here and the last "
-                    "saved checkpoint is kept. Lower the learning rate or check the data."
-                )
-            precision.scale(losses["loss"]).backward()  # scaled for fp16
-            stepping = self.training_step.trainable_groups(phase)
-            # distributed: mean over the ranks before clipping, so every rank clips the same norm
-            average_gradients([p for name in stepping for p in groups[name]])
-            phase_keys = self.training_step.phase_optimizers(phase).values()
-            for key in phase_keys:
-                precision.unscale_(optim_wrapper[key].optimizer)
-            if self.grad_clip is not None:
-                params = [p for name in stepping for p in groups[name] if p.grad is not None]
-                torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-            for key in phase_keys:
-                step_wrapper(optim_wrapper[key], precision)
-            precision.update()
-            prefix = "" if phase == "joint" else f"{phase}_"
-            log.update({prefix + key: value.detach().float() for key, value in losses.items()})
-        for wrapper in optim_wrapper.values():
-            wrapper.zero_grad()
-        broadcast_buffers(self.restorer)  # distributed: normalisation statistics from rank 0, as DDP does
-        broadcast_buffers(self.degrader)
-        return log
+        logs = self.training_step.step(self.restorer, self.degrader, batch, self._iteration(), optim_wrapper,
+                                       grad_clip=self.grad_clip)
+        return {key.replace("/", "_"): value for key, value in logs.items()}
 
     # --------------------------------------------------------------- inference
     @torch.no_grad()

@@ -1,7 +1,8 @@
 """Bidirectional optimization of NDR-Restore and NDR-Degrad: the one place its loss math lives (SPEC §2).
 
-Both framework adapters (BasicSR, MMagic) call :class:`NDRTrainingStep`; they only move batches
-and optimizers around.
+Both framework adapters (BasicSR, MMagic) call :meth:`NDRTrainingStep.step` (one whole
+iteration: every phase's losses, checks, backward, clipping and steps); they only move batches
+and optimizers around and log.
 
 Losses: ``L_restoration = L1(R(lq), gt)`` and ``L_degradation = L1(D(gt, reps(lq)), lq)``, where
 ``reps(lq)`` are the per-level degradation features that NDR-Restore computes from ``lq``.
@@ -54,6 +55,7 @@ ones a schedule uses; :data:`OPTIMIZER_GROUPS` maps each key to the parameter gr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -64,8 +66,10 @@ from torch import nn
 
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
+from degplug.utils.distributed import average_gradients, broadcast_buffers
+from degplug.utils.optimizers import as_step_optimizer, step_optimizer
 from degplug.utils.precision import MixedPrecision, float32_region
-from degplug.utils.validation import check_image
+from degplug.utils.validation import NON_FINITE_ADVICE, check_image
 
 Schedule = Literal["joint", "alternate"]
 Phase = Literal["joint", "degradation", "restoration"]
@@ -149,7 +153,7 @@ class NDRTrainingStep:
             ``representation`` group in the alternate schedule's two half-steps (module doc).
             The joint schedule has one phase and ignores it.
         amp: ``"none"`` (default, float32), ``"bf16"`` or ``"fp16"``: the networks' forward
-            passes under autocast, the L1 losses in float32; ``run`` scales the loss for fp16
+            passes under autocast, the L1 losses in float32; ``step`` scales the loss for fp16
             (``degplug.utils.precision.MixedPrecision``, held as :attr:`precision`).
         channels_last: the networks and inputs in channels_last memory format.
     """
@@ -268,6 +272,77 @@ class NDRTrainingStep:
                 out["loss"] = self.restoration_weight * out["loss_restoration"]
         return out
 
+    def step(
+        self,
+        restorer: NDRRestoreNet,
+        degrader: NDRDegradNet,
+        batch: Mapping[str, torch.Tensor],
+        iteration: int | None,
+        optimizers: Mapping,
+        grad_clip: float | None = 10.0,
+        after_backward: Callable[[list[nn.Parameter]], None] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """One whole NDR iteration (every phase of the schedule); returns its detached float32 losses.
+
+        ``batch``: ``lq`` and ``gt`` (N×3×H×W in [0, 1]). ``iteration`` (from 1; None when
+        unknown) names the iteration in errors. ``optimizers`` maps each key of
+        :attr:`optimizer_keys` to a torch optimizer or a ``StepOptimizer`` (e.g. mmengine's
+        ``OptimWrapper``, passed as is; ``degplug.utils.optimizers``), e.g. from
+        :func:`make_optimizers`.
+
+        Per phase: zero every optimizer's gradients, compute the phase's losses and check them
+        finite (FloatingPointError naming the iteration, the phase and the terms, before any
+        backward or step of the phase), backward the loss (scaled for fp16), average the stepping
+        groups' gradients over the ranks (no-op in one process), call ``after_backward`` with
+        those parameters, unscale the phase's optimizers (fp16), clip the stepping groups' joint
+        gradient norm to ``grad_clip``, step the phase's optimizers (:meth:`phase_optimizers`;
+        ``step_optimizer``: through the GradScaler for fp16, which skips an overflowed step) and
+        update the loss scale. After the phases the gradients are zeroed and rank 0's buffers
+        copied to every rank.
+
+        Log keys: ``compute_losses``' keys, prefixed by the phase in the alternate schedule
+        (``"degradation/loss_degradation"``...).
+        """
+        missing = [key for key in self.optimizer_keys if key not in optimizers]
+        if missing:
+            raise ValueError(
+                f"optimizers: missing {missing}; the {self.schedule!r} schedule (optimizer_state "
+                f"{self.optimizer_state!r}) needs keys {self.optimizer_keys}"
+            )
+        stepping_optimizers = {key: as_step_optimizer(optimizers[key], f"optimizers[{key!r}]") for key in optimizers.keys()}  # noqa: SIM118 (mmengine's OptimWrapperDict iterates its wrappers, not its names)
+        precision = self.precision  # amp none: plain backward and steps
+        groups = parameter_groups(restorer, degrader)
+        at = f" at iteration {iteration}" if iteration is not None else ""
+        log: dict[str, torch.Tensor] = {}
+        for phase in self.phases:
+            for optimizer in stepping_optimizers.values():
+                optimizer.zero_grad()
+            losses = self.compute_losses(restorer, degrader, batch["lq"], batch["gt"], phase)
+            values = {key: float(value.detach()) for key, value in losses.items()}
+            if not all(math.isfinite(value) for value in values.values()):
+                raise FloatingPointError(f"NDR loss is not finite{at} in phase {phase!r} ({values}); {NON_FINITE_ADVICE}")
+            precision.scale(losses["loss"]).backward()  # scaled for fp16
+            stepping = [p for name in self.trainable_groups(phase) for p in groups[name]]
+            # distributed: mean over the ranks before clipping, so every rank clips the same norm
+            average_gradients(stepping)
+            if after_backward is not None:
+                after_backward(stepping)
+            phase_keys = self.phase_optimizers(phase).values()
+            for key in phase_keys:
+                precision.unscale_(stepping_optimizers[key].optimizer)
+            if grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_([p for p in stepping if p.grad is not None], grad_clip)
+            for key in phase_keys:
+                step_optimizer(stepping_optimizers[key], precision)
+            precision.update()
+            prefix = "" if phase == "joint" else f"{phase}/"
+            log.update({prefix + key: value.detach().float() for key, value in losses.items()})
+        for optimizer in stepping_optimizers.values():
+            optimizer.zero_grad()
+        broadcast_buffers(restorer)  # distributed: normalisation statistics from rank 0, as DDP does
+        broadcast_buffers(degrader)
+        return log
+
     def run(
         self,
         restorer: NDRRestoreNet,
@@ -277,50 +352,16 @@ class NDRTrainingStep:
         optimizers: Mapping[str, torch.optim.Optimizer],
         grad_clip: float | None = 10.0,
         after_backward: Callable[[list[nn.Parameter]], None] | None = None,
+        iteration: int | None = None,
     ) -> dict[str, float]:
-        """One full iteration (all phases) for a plain PyTorch loop.
-
-        ``optimizers`` maps each key of :attr:`optimizer_keys` to its optimizer, e.g. from
-        :func:`make_optimizers`. Per phase: zero every group's gradients, backward the phase's
-        loss, clip the joint gradient norm of the stepping groups to ``grad_clip``, step them with
-        the phase's optimizers (:meth:`phase_optimizers`). With ``amp="fp16"`` the loss is scaled,
-        the phase's optimizers unscaled before clipping, stepped through the scaler (a phase whose
-        gradients overflowed skips its step) and the scale updated after each phase.
+        """:meth:`step` for a plain PyTorch loop, on tensors ``lq``/``gt``; returns the losses as floats.
 
         ``after_backward``, when given, is called in each phase with the stepping groups'
-        parameters right after the backward pass and before clipping/stepping (e.g.
-        ``degplug.utils.distributed.average_gradients`` for data-parallel training, so the
-        clipped norm is the same on every rank).
+        parameters right after the backward pass (and the averaging over the ranks) and before
+        clipping/stepping.
 
         Returns the float losses, prefixed by the phase in the alternate schedule
         (``"degradation/loss_degradation"``...).
         """
-        missing = [key for key in self.optimizer_keys if key not in optimizers]
-        if missing:
-            raise ValueError(
-                f"optimizers: missing {missing}; the {self.schedule!r} schedule (optimizer_state "
-                f"{self.optimizer_state!r}) needs keys {self.optimizer_keys}"
-            )
-        groups = parameter_groups(restorer, degrader)
-        logs: dict[str, float] = {}
-        for phase in self.phases:
-            for optimizer in optimizers.values():
-                optimizer.zero_grad(set_to_none=True)
-            losses = self.compute_losses(restorer, degrader, lq, gt, phase)
-            self.precision.backward(losses["loss"])
-            stepping = self.trainable_groups(phase)
-            if after_backward is not None:
-                after_backward([p for name in stepping for p in groups[name]])
-            phase_keys = self.phase_optimizers(phase).values()
-            for key in phase_keys:
-                self.precision.unscale_(optimizers[key])
-            if grad_clip is not None:
-                params = [p for name in stepping for p in groups[name] if p.grad is not None]
-                torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            for key in phase_keys:
-                self.precision.step(optimizers[key])
-            self.precision.update()
-            prefix = "" if phase == "joint" else f"{phase}/"
-            for key, value in losses.items():
-                logs[prefix + key] = float(value.detach())
-        return logs
+        logs = self.step(restorer, degrader, {"lq": lq, "gt": gt}, iteration, optimizers, grad_clip, after_backward)
+        return {key: float(value) for key, value in logs.items()}

@@ -47,6 +47,7 @@ from degplug.eval.degradation_statistics import (
 from degplug.eval.evaluation_tuples import EvaluationTuple, split_homogeneous
 from degplug.eval.fidelity import control_degradation
 from degplug.eval.metrics import HIGHER_IS_BETTER, MetricSet
+from degplug.eval.udm_scoring import BATCH_ROWS, UDMScoreAccumulator, image_seed, score_batch
 from degplug.udm.model import UniversalDegradationModel
 
 logger = logging.getLogger(__name__)
@@ -163,23 +164,6 @@ class _StatisticAccumulator:
         return result
 
 
-class _RowAccumulator:
-    def __init__(self) -> None:
-        self.values: dict[str, dict[str, list[torch.Tensor]]] = {}
-
-    def add(self, row: str, scores: dict[str, torch.Tensor]) -> None:
-        bucket = self.values.setdefault(row, {})
-        for name, value in scores.items():
-            bucket.setdefault(name, []).append(value.detach().double().cpu().flatten())
-
-    def means(self) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
-        means, counts = {}, {}
-        for row, bucket in self.values.items():
-            means[row] = {name: float(torch.cat(v).mean()) for name, v in bucket.items()}
-            counts[row] = int(torch.cat(next(iter(bucket.values()))).numel()) if bucket else 0
-        return means, counts
-
-
 @torch.no_grad()
 def evaluate_udm(
     model: UniversalDegradationModel,
@@ -193,8 +177,10 @@ def evaluate_udm(
 ) -> UDMEvaluation:
     """Score ``model`` on ``tuples`` (see the module docstring for the rows).
 
-    ``seed`` drives the synthesis noise (tuple i uses ``seed + i``), the random-degradation
-    baseline and the control's noise; ``pipeline`` is the one the baseline samples from (the
+    ``seed`` drives the synthesis noise (tuple i is image i of
+    :mod:`degplug.eval.udm_scoring`'s seed rule: ``seed + i``), the random-degradation baseline
+    and the control's noise; the reproduction, transfer and identity rows are
+    :func:`degplug.eval.udm_scoring.score_batch`'s, as in BasicSR's and MMagic's validation; ``pipeline`` is the one the baseline samples from (the
     tuples' own pipeline). ``statistics`` adds the degradation-statistic columns (images of at
     least 16×16 pixels).
     """
@@ -210,7 +196,7 @@ def evaluate_udm(
     if statistics and min(min(t.x_b.shape[-2:]) for t in tuples) < MIN_STATISTICS_SIZE:
         logger.warning("degradation statistics need images of at least %d pixels a side; left out", MIN_STATISTICS_SIZE)
         statistics = False
-    metric_accumulator = _RowAccumulator()
+    metric_accumulator = UDMScoreAccumulator()
     statistic_accumulator = _StatisticAccumulator()
     skipped: dict[str, str] = {}
     try:
@@ -222,18 +208,17 @@ def evaluate_udm(
             if statistics:  # (clean, target) statistics: reproduction is scored on side a, all else on b
                 gaps = {"a": (degradation_statistics(x_a), degradation_statistics(y_a)),
                         "b": (degradation_statistics(x_b), degradation_statistics(y_b))}
+            # reproduction, transfer and identity: the scoring every command shares (tuple i has index i)
+            shared = score_batch(model, {"gt": x_a, "lq": y_a, "gt_b": x_b, "lq_b": y_b}, metrics, seed=seed,
+                                 indices=[index], rows=tuple(row for row in BATCH_ROWS if row in rows))
+            values = dict(shared.values)
+            outputs = {**shared.outputs, "identity": x_b}
 
-            def add(row: str, output: torch.Tensor, side: str = "b", y_a=y_a, y_b=y_b, gaps=gaps) -> None:
-                metric_accumulator.add(row, metrics(output, y_a if side == "a" else y_b))
-                if statistics:
-                    statistic_accumulator.add(row, output.clamp(0, 1), *gaps[side])
+            def add(row: str, output: torch.Tensor, y_b=y_b) -> None:
+                values[row] = metrics(output, y_b)
+                outputs[row] = output
 
-            synthesis_seed = seed + index
-            embedding = model.encode(y_a)
-            if "reproduction" in rows:
-                add("reproduction", model.synthesize(x_a, embedding, seed=synthesis_seed), side="a")
-            if "transfer" in rows:
-                add("transfer", model.synthesize(x_b, embedding, seed=synthesis_seed))
+            synthesis_seed = image_seed(seed, index)  # as in the shared rows
             if "mixed transfer" in rows:
                 if case.params is None:
                     skipped["mixed transfer"] = "real pairs carry no degradation parameters to split into e_g and e_l parts"
@@ -249,12 +234,15 @@ def evaluate_udm(
                 control = control_degradation(case.params.types if case.params is not None else None, index)
                 reference = control.apply(x_a, seed=20_000_003 * (seed + 1) + index)
                 add("wrong embedding", model.synthesize(x_b, model.encode(reference), seed=synthesis_seed))
-            if "identity" in rows:
-                add("identity", x_b)
             if "random degradation" in rows:
                 generator = torch.Generator().manual_seed(10_000_019 * (seed + 1) + index)
                 random_params = baseline_pipeline.sample(generator)
                 add("random degradation", apply_degradation_params(x_b, random_params))
+            metric_accumulator.add({row: values[row] for row in ROWS if row in values})
+            if statistics:
+                for row in ROWS:
+                    if row in values:
+                        statistic_accumulator.add(row, outputs[row].clamp(0, 1), *gaps["a" if row == "reproduction" else "b"])
     finally:
         model.train(was_training)
     means, counts = metric_accumulator.means()

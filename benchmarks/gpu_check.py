@@ -258,12 +258,11 @@ def _images(count: int, size: int, seed: int, device: torch.device) -> tuple[tor
 
 def _udm_case(ctx: Context, amp: str, channels_last: bool):
     """A fresh UDM training step (same initialisation for every variant), its optimizers, a
-    transfer-tuple batch and one iteration as the BasicSR adapter runs it."""
+    transfer-tuple batch and one iteration (``UDMTrainingStep.step``)."""
     from degplug.losses import UDMLossWeights
     from degplug.udm.config import UDMConfig
     from degplug.udm.model import UniversalDegradationModel
-    from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
-    from degplug.utils.random import make_generator
+    from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 
     sizes = _sizes(ctx)
     torch.manual_seed(0)
@@ -286,34 +285,14 @@ def _udm_case(ctx: Context, amp: str, channels_last: bool):
     gt, lq = _images(sizes["udm_batch"], sizes["udm_size"], 0, ctx.device)
     gt_b, lq_b = _images(sizes["udm_batch"], sizes["udm_size"], 1, ctx.device)
     batch = {"gt": gt, "lq": lq, "gt_b": gt_b, "lq_b": lq_b}
-    precision = step.precision
+    optimizers = UDMOptimizers(optimizer_g, optimizer_aux, optimizer_d)
     counter = [0]
 
-    def iteration() -> float:
+    def iteration() -> float:  # the core's iteration, as BasicSR's UDMModel and MMagic's UDMEditor run it
         counter[0] += 1
-        generator = make_generator(counter[0], device=ctx.device)
-        if step.discriminator is not None:
-            step.discriminator.requires_grad_(False)
-        optimizer_g.zero_grad(set_to_none=True)
-        optimizer_aux.zero_grad(set_to_none=True)
-        out = step.generator_losses(batch, generator)
-        precision.backward(out["loss"])
-        out["aux_loss"].backward()
-        precision.unscale_(optimizer_g)
-        if optimizer_d is not None:
-            step.discriminator.requires_grad_(True)
-            optimizer_d.zero_grad(set_to_none=True)
-            critic = step.discriminator_losses(batch, out["output"], generator)
-            precision.backward(critic["loss"])
-            precision.unscale_(optimizer_d)
-        precision.step(optimizer_g)
-        optimizer_aux.step()
-        if optimizer_d is not None:
-            precision.step(optimizer_d)
-        precision.update()
-        return float(out["loss"].detach())
+        return float(step.step(batch, counter[0], optimizers, seed=0, rank=0)["l_total"])
 
-    return iteration, precision
+    return iteration, step.precision
 
 
 def _ndr_case(ctx: Context, amp: str, channels_last: bool):

@@ -20,7 +20,7 @@ from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import NDRTrainingStep, make_optimizers, parameter_groups
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.training import UDMTrainingOptions, UDMTrainingStep
+from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 from degplug.utils.random import make_generator
 
 DEVICE = torch.device(os.environ.get("DEGPLUG_GPU_TEST_DEVICE", "cuda"))
@@ -91,35 +91,20 @@ def test_udm_amp_losses_on_the_device_are_finite_float32_and_close_to_float32(am
 
 
 def test_udm_fp16_iterations_on_the_device_step_every_optimizer():
-    """Loss scaling, unscaling and the scaler's steps: each optimizer's parameters change, and an
-    iteration that leaves one unchanged is an overflow that lowered the scale."""
+    """The core's iteration (UDMTrainingStep.step: loss scaling, unscaling, the scaler's steps):
+    each optimizer's parameters change, and an iteration that leaves one unchanged is an overflow
+    that lowered the scale."""
     step = _udm_step("fp16")
     precision = step.precision
     groups = step.parameter_groups()
-    optimizers = {
-        "main": torch.optim.Adam(step.generator_param_groups(), lr=1e-3, eps=1e-3),
-        "aux": torch.optim.Adam(groups["aux"], lr=1e-3),
-        "discriminator": torch.optim.Adam(groups["discriminator"], lr=1e-3),
-    }
+    optimizers = UDMOptimizers(torch.optim.Adam(step.generator_param_groups(), lr=1e-3, eps=1e-3),
+                               torch.optim.Adam(groups["aux"], lr=1e-3), torch.optim.Adam(groups["discriminator"], lr=1e-3))
     batch = _udm_batch()
     before = {name: [p.detach().clone() for p in params] for name, params in groups.items()}
     scale = INITIAL_SCALE
     for iteration in range(1, 9):
-        for optimizer in optimizers.values():
-            optimizer.zero_grad(set_to_none=True)
-        generator = make_generator(iteration, device=DEVICE)
-        step.discriminator.requires_grad_(False)
-        out = step.generator_losses(batch, generator)
-        precision.backward(out["loss"])
-        out["aux_loss"].backward()
-        step.discriminator.requires_grad_(True)
-        critic = step.discriminator_losses(batch, out["output"], generator)
-        precision.backward(critic["loss"])
-        precision.step(optimizers["main"])
-        optimizers["aux"].step()  # the quantile loss is never scaled
-        precision.step(optimizers["discriminator"])
-        precision.update()
-        assert torch.isfinite(out["loss"]) and torch.isfinite(critic["loss"])
+        log = step.step(batch, iteration, optimizers, rank=0)
+        assert all(torch.isfinite(value) for value in log.values()), log
         changed = {name: any(not torch.equal(old, new) for old, new in zip(before[name], params))
                    for name, params in groups.items()}
         for params in groups.values():

@@ -53,7 +53,7 @@ LOGGER_KEYS = {"print_freq", "save_checkpoint_freq", "use_tb_logger", "wandb"}
 def _extra_model_keys(model_type: str) -> dict[str, set[str]]:
     """What degplug's models read beyond BasicSR's keys, per block (see each model's docstring)."""
     if model_type == "UDMModel":
-        return {"train": {"udm", "amp", "channels_last"}, "val": {"weight_paths"}}
+        return {"train": {"udm", "amp", "channels_last"}, "val": {"weight_paths", "seed"}}
     if model_type == "NDRModel":
         from basicsr_ext.ndr_model import TRAIN_KEYS as NDR_TRAIN_KEYS
 

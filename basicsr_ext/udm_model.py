@@ -17,6 +17,8 @@ Options (besides BasicSR's usual ones):
         true puts the networks and inputs in channels_last memory format (``UDMTrainingOptions``;
         the same as ``train.udm.amp`` / ``train.udm.channels_last``).
     val.metrics: names among psnr, ssim, ms_ssim, lpips, dists (keys of a mapping or a list).
+    val.seed: the synthesis seed of validation and ``basicsr test`` (default 0); rows, seed rule
+        and scores are ``degplug.eval.udm_scoring``'s, the same as ``degplug eval udm`` and MMagic's.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
+from degplug import checkpoints
 from degplug.data.device_batches import degrade_batch
 from degplug.eval.metrics import build_metrics
+from degplug.eval.udm_scoring import UDMScoreAccumulator, batch_indices, score_rows, synthesize_rows
 from degplug.eval.udm_table import UDMEvaluation, save_udm_evaluation
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
-from degplug.utils.atomic import atomic_torch_save
 from degplug.utils.distributed import broadcast_module
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 
@@ -154,6 +157,7 @@ class UDMModel(BaseModel):
         data = degrade_batch(data, self.device)  # datasets with degrade_on: device; others pass through
         self.batch = {key: data[key].to(self.device) for key in ("gt", "lq", "gt_b", "lq_b", "lq_pos") if key in data}
         self.image_paths = data.get("gt_path") or data.get("lq_path")
+        self.data_index = data.get("index")  # the images' data-set indices, when the dataset gives them
 
     # ---------------------------------------------------------------- train
     def optimize_parameters(self, current_iter: int) -> None:
@@ -167,22 +171,24 @@ class UDMModel(BaseModel):
     def _eval_model(self) -> UniversalDegradationModel:
         return self.net_g_ema if hasattr(self, "net_g_ema") else self.udm
 
-    def test(self) -> None:
-        """Reproduction (own clean image) and, with a transfer tuple, transfer outputs."""
-        model = self._eval_model()
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            embedding = model.encode(self.batch["lq"])
-            self.output = model.synthesize(self.batch["gt"], embedding, seed=0)
-            self.output_transfer = (
-                model.synthesize(self.batch["gt_b"], embedding, seed=0) if "gt_b" in self.batch else None
-            )
-        model.train(was_training)
+    def test(self, indices: list[int] | None = None) -> None:
+        """Reproduction (own clean image) and, with a transfer tuple, transfer outputs.
+
+        ``degplug.eval.udm_scoring.synthesize_rows``: image k's noise seeded ``val.seed`` (default
+        0) + its index (``indices``; default the batch's ``index`` or its rows 0..N-1).
+        """
+        if indices is None:
+            indices = batch_indices({"lq": self.batch["lq"], "index": getattr(self, "data_index", None)})
+        outputs = synthesize_rows(self._eval_model(), self.batch, seed=self._val_seed(), indices=indices)
+        self.output = outputs["reproduction"]
+        self.output_transfer = outputs.get("transfer")
 
     def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
         if self.opt["rank"] == 0:
             self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
+
+    def _val_seed(self) -> int:
+        return int((self.opt.get("val") or {}).get("seed", 0))
 
     def _metric_names(self) -> tuple[str, ...]:
         metrics = self.opt["val"].get("metrics") or ["psnr", "ssim", "ms_ssim"]
@@ -195,22 +201,22 @@ class UDMModel(BaseModel):
             for name, reason in self.metric_set.unavailable.items():
                 logger.warning(f"Validation metric {name} skipped: {reason}")
         dataset_name = dataloader.dataset.opt["name"] if hasattr(dataloader.dataset, "opt") else "val"
-        sums: dict[str, float] = {}
+        # degplug.eval.udm_scoring scores every row, as `degplug eval udm` and MMagic's UDMQualityMetric do;
+        # an image's index is the batch's "index", else its position in this (unshuffled) loader
+        accumulator = UDMScoreAccumulator()
         count = 0
         for index, data in enumerate(dataloader):
             self.feed_data(data)
-            self.test()
-            results = {f"reproduction/{k}": v for k, v in self.metric_set(self.output, self.batch["lq"]).items()}
+            indices = batch_indices({"lq": self.batch["lq"], "index": self.data_index}, start=count)
+            self.test(indices)
+            outputs = {"reproduction": self.output}
             if self.output_transfer is not None:
-                results.update({f"transfer/{k}": v for k, v in self.metric_set(self.output_transfer, self.batch["lq_b"]).items()})
-                # the "do nothing" baseline transfer has to beat: the clean target itself
-                results.update({f"identity/{k}": v for k, v in self.metric_set(self.batch["gt_b"], self.batch["lq_b"]).items()})
-            for key, values in results.items():
-                sums[key] = sums.get(key, 0.0) + float(values.sum())
+                outputs["transfer"] = self.output_transfer
+            accumulator.add(score_rows(outputs, self.batch, self.metric_set))
             count += self.batch["lq"].shape[0]
             if save_img:
                 self._save_panel(index, current_iter)
-        self.metric_averages = {key: value / max(count, 1) for key, value in sums.items()}
+        self.metric_averages = accumulator.flat()
         message = f"Validation {dataset_name} (iter {current_iter}, {count} images)"
         for key, value in self.metric_averages.items():
             message += f"\n\t # {key}: {value:.4f}"
@@ -220,12 +226,8 @@ class UDMModel(BaseModel):
             message += f"\n\t # {name}: unavailable (pretrained weights missing)"
         logger.info(message)
         if not self.is_train:  # `basicsr test`: the table as files next to the results
-            means: dict[str, dict[str, float]] = {}
-            for key, value in self.metric_averages.items():
-                row, metric = key.split("/")
-                means.setdefault(row, {})[metric] = value
-            evaluation = UDMEvaluation(means, {row: count for row in means}, dict(self.metric_set.unavailable),
-                                       source=dataset_name)
+            means, counts = accumulator.means()
+            evaluation = UDMEvaluation(means, counts, dict(self.metric_set.unavailable), source=dataset_name)
             for path in save_udm_evaluation(evaluation, osp.join(self.opt["path"]["results_root"], f"{dataset_name}_metrics")):
                 logger.info(f"Metrics table written: {path}")
 
@@ -267,14 +269,14 @@ class UDMModel(BaseModel):
             # The contrastive key encoder and queue are training state too; store them beside BasicSR's
             # file, atomically and before it, so that an <iter>.state on disk means a complete state.
             path = osp.join(self.opt["path"]["training_states"], f"{current_iter}.contrast.pth")
-            atomic_torch_save({k: v.detach().cpu() for k, v in self.training_step.contrast.state_dict().items()}, path)
+            checkpoints.save(checkpoints.detached_state_dict(self.training_step.contrast), path)
         super().save_training_state(epoch, current_iter)
 
     def resume_training(self, resume_state: dict) -> None:
         super().resume_training(resume_state)
         path = osp.join(self.opt["path"]["training_states"], f"{resume_state['iter']}.contrast.pth")
         if osp.isfile(path):
-            state = torch.load(path, map_location=self.device, weights_only=True)
+            state = checkpoints.load(path, "contrastive training state", map_location=self.device)
             self.training_step.contrast.load_state_dict(state)
         else:
             get_root_logger().warning(f"No contrastive state at {path}: the MoCo queue restarts empty.")

@@ -9,7 +9,7 @@ built, so a missing folder stops the run before training with a message naming i
 Item format (chosen so no MMagic transform is needed and values never leave [0, 1])::
 
     dict(inputs=dict(gt=3×H×W, lq=3×H×W[, gt_b=..., lq_b=...]),   # float tensors in [0, 1], RGB
-         data_samples=DataSample(metainfo: gt_path, lq_path[, gt_b_path, lq_b_path], params))
+         data_samples=DataSample(metainfo: gt_path, lq_path[, gt_b_path, lq_b_path], params, sample_idx))
 
 mmengine's default ``pseudo_collate`` turns a batch into lists; ``UDMDataPreprocessor`` stacks them.
 With ``degrade_on='device'`` the inputs are ``gt`` and the clean ``gt_region`` (``gt_b``,
@@ -33,10 +33,16 @@ IMAGE_KEYS = ("gt", "lq", "gt_b", "lq_b", "lq_pos", "gt_region", "gt_b_region")
 META_KEYS = ("gt_path", "lq_path", "gt_b_path", "lq_b_path", "params", "params_b", "task", "window", "window_b", "positive_window")
 
 
-def pack_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A core dataset item → ``dict(inputs=..., data_samples=DataSample(...))`` (see module doc)."""
+def pack_item(item: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+    """A core dataset item → ``dict(inputs=..., data_samples=DataSample(...))`` (see module doc).
+
+    ``index``: the item's index in the data set, kept as metainfo ``sample_idx`` (mmengine's
+    name); evaluation seeds image k's synthesis noise with it (``degplug.eval.udm_scoring``).
+    """
     inputs = {key: item[key] for key in IMAGE_KEYS if isinstance(item.get(key), torch.Tensor)}
     metainfo = {key: item[key] for key in META_KEYS if key in item}
+    if index is not None:
+        metainfo["sample_idx"] = int(index)
     return {"inputs": inputs, "data_samples": DataSample(metainfo=metainfo)}
 
 
@@ -48,7 +54,7 @@ class _MMagicPacking:
         return {"dataset_type": type(self).__name__}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return pack_item(super().__getitem__(index))
+        return pack_item(super().__getitem__(index), index)
 
 
 class DegplugSyntheticPairDataset(_MMagicPacking, SyntheticPairDataset):

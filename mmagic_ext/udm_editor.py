@@ -20,7 +20,9 @@ Config::
 
 Per-iteration randomness (synthesis noise, gradient-penalty mixing) comes from a generator seeded
 with ``seed * 1_000_003 + rank + iteration`` (iteration counted from 1; ``degplug.utils.random.iteration_seed``),
-as in BasicSR's ``UDMModel``, so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``.
+as in BasicSR's ``UDMModel``, so the same seed gives the same run in both frameworks. Evaluation uses ``eval_seed``
+with ``degplug.eval.udm_scoring``'s rule (image k of the data set: ``eval_seed + k``, k from the metainfo's
+``sample_idx``), so ``mim test``, ``basicsr test`` and ``degplug eval udm`` score a checkpoint alike.
 
 Mixed precision: ``training=dict(amp='bf16')`` (or ``'fp16'``, ``channels_last=True``), done by
 ``UDMTrainingStep`` (autocast; for fp16 one GradScaler for the generator and critic losses, the
@@ -51,6 +53,7 @@ import torch
 from mmengine.optim import OptimWrapperDict
 from torch import nn
 
+from degplug.eval.udm_scoring import synthesize_rows
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
@@ -137,21 +140,16 @@ class UDMEditor(DegplugEditor):
 
     # --------------------------------------------------------------- inference
     @torch.no_grad()
-    def predict(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def predict(self, batch: dict[str, torch.Tensor], indices: list[int] | None = None) -> dict[str, torch.Tensor]:
         """Reproduction ``output`` = f(gt, E(lq)) and, with ``gt_b``, ``transfer`` = f(gt_b, E(lq)).
 
-        Inputs and outputs are N×3×H×W in [0, 1]; noise from ``eval_seed``.
+        Inputs and outputs are N×3×H×W in [0, 1]; ``degplug.eval.udm_scoring.synthesize_rows``: image
+        k's noise seeded ``eval_seed`` + ``indices[k]`` (its data-set index; default 0..N-1).
         """
-        model = self.generator
-        was_training = model.training
-        model.eval()
-        try:
-            embedding = model.encode(batch["lq"])
-            result = {"output": model.synthesize(batch["gt"], embedding, seed=self.eval_seed)}
-            if "gt_b" in batch:
-                result["transfer"] = model.synthesize(batch["gt_b"], embedding, seed=self.eval_seed)
-        finally:
-            model.train(was_training)
+        outputs = synthesize_rows(self.generator, batch, seed=self.eval_seed, indices=indices)
+        result = {"output": outputs["reproduction"]}
+        if "transfer" in outputs:
+            result["transfer"] = outputs["transfer"]
         return result
 
     def _data_samples(self, data: dict) -> list:
@@ -159,9 +157,9 @@ class UDMEditor(DegplugEditor):
 
         processed = self.data_preprocessor(data, False)
         batch, samples = processed["inputs"], processed["data_samples"]
-        predictions = self.predict(batch)
         count = batch["gt"].shape[0]
         samples = list(samples) if samples is not None else [DataSample() for _ in range(count)]
+        predictions = self.predict(batch, _sample_indices(samples, count))
         results = []
         for index in range(count):
             sample = samples[index].clone() if hasattr(samples[index], "clone") else DataSample()
@@ -185,6 +183,15 @@ class UDMEditor(DegplugEditor):
     def _tensor_output(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """``forward(mode='tensor')``: the reproduction (N×3×H×W in [0, 1])."""
         return self.predict(inputs)["output"]
+
+
+def _sample_indices(samples: list, count: int) -> list[int]:
+    """The data-set index of each sample (metainfo ``sample_idx``, mmengine's convention and what
+    degplug's MMagic datasets set), else the position in the batch: the seed rule's image index."""
+    indices = [getattr(sample, "metainfo", {}).get("sample_idx") if sample is not None else None for sample in samples]
+    if len(indices) != count or any(index is None for index in indices):
+        return list(range(count))
+    return [int(index) for index in indices]
 
 
 def _drop_frozen_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:

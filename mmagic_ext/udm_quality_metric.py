@@ -6,7 +6,11 @@ reported as ``'<pair>/<name>': 'unavailable'``, never as a number.
 
 Reads the ``UDMEditor`` data samples (values in [0, 255], see ``mmagic_ext.udm_editor``):
 ``reproduction`` compares ``output.pred_img`` with ``gt_img``; ``transfer`` compares
-``output.transfer_pred_img`` with ``transfer_gt_img`` (when the dataset gives transfer tuples).
+``output.transfer_pred_img`` with ``transfer_gt_img`` and ``identity`` (the do-nothing baseline)
+``transfer_img`` with ``transfer_gt_img`` (when the dataset gives transfer tuples). The rows and
+scores are ``degplug.eval.udm_scoring``'s (``score_rows``, ``UDMScoreAccumulator``), as in
+BasicSR's validation and ``degplug eval udm``; the only difference is MMagic's [0, 255] float
+format, divided by 255 here (a float32 round trip: values agree to about 1e-7).
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ from mmagic.evaluation.metrics.base_sample_wise_metric import BaseSampleWiseMetr
 from mmengine.logging import print_log
 
 from degplug.eval.metrics import build_metrics
+from degplug.eval.udm_scoring import UDMScoreAccumulator, score_rows
 
-PAIRS = {"reproduction": ("pred_img", "gt_img"), "transfer": ("transfer_pred_img", "transfer_gt_img")}
+#: row → the data-sample key of the model's output (``output.<key>`` or the sample's own)
+OUTPUT_KEYS = {"reproduction": "pred_img", "transfer": "transfer_pred_img"}
+#: ``degplug.eval.udm_scoring`` batch key → data-sample key (targets, and x_b for the identity row)
+TARGET_KEYS = {"lq": "gt_img", "lq_b": "transfer_gt_img", "gt_b": "transfer_img"}
 UNAVAILABLE = "unavailable"
 
 
@@ -62,25 +70,28 @@ class UDMQualityMetric(BaseSampleWiseMetric):
         return dict(self.metric_set.unavailable)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Score each sample with ``degplug.eval.udm_scoring.score_rows`` (rows reproduction, transfer, identity)."""
         for sample in data_samples:
             output = sample.get("output") or {}
-            result = {}
-            for pair, (pred_key, gt_key) in PAIRS.items():
-                predicted = _image(output.get(pred_key, sample.get(pred_key)))
-                target = _image(sample.get(gt_key))
-                if predicted is None or target is None:
-                    continue
-                values = self.metric_set(predicted.to(self.device), target.to(self.device))
-                result.update({f"{pair}/{name}": float(value.mean()) for name, value in values.items()})
-            self.results.append(result)
+            outputs = {row: _image(output.get(key, sample.get(key))) for row, key in OUTPUT_KEYS.items()}
+            batch = {key: _image(sample.get(sample_key)) for key, sample_key in TARGET_KEYS.items()}
+            outputs = {row: image.to(self.device) for row, image in outputs.items() if image is not None}
+            batch = {key: image.to(self.device) for key, image in batch.items() if image is not None}
+            values = score_rows(outputs, batch, self.metric_set)
+            self.results.append({f"{row}/{name}": float(value.mean()) for row, scores in values.items()
+                                 for name, value in scores.items()})
 
     def compute_metrics(self, results: list[dict]) -> dict:
-        keys = sorted({key for result in results for key in result})
-        averages = {}
-        for key in keys:
-            values = [result[key] for result in results if key in result]
-            averages[key] = sum(values) / len(values)
-        pairs = sorted({key.split("/")[0] for key in keys}) or ["reproduction"]
+        """Mean per ``<row>/<metric>`` over the images (``UDMScoreAccumulator``), missing metrics as unavailable."""
+        accumulator = UDMScoreAccumulator()
+        for result in results:
+            rows: dict[str, dict[str, torch.Tensor]] = {}
+            for key, value in result.items():
+                row, name = key.split("/")
+                rows.setdefault(row, {})[name] = torch.tensor([value], dtype=torch.float64)
+            accumulator.add(rows)
+        averages: dict = dict(accumulator.flat())
+        pairs = list(accumulator.values) or ["reproduction"]
         for name in self.metric_set.unavailable:
             for pair in pairs:
                 averages[f"{pair}/{name}"] = UNAVAILABLE

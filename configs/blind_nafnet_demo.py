@@ -1,4 +1,5 @@
-# CPU demo of configs/blind_nafnet.py: a tiny NAFNet, the embedded photographs, minutes on a CPU.
+# CPU demo of configs/blind_nafnet.py, the MMagic twin of options/blind_swinir_demo.yml: a tiny SwinIRNet,
+# the embedded photographs, minutes on a CPU.
 #   basicsr train -opt options/udm_demo.yml      (or the MMagic twin configs/udm_demo.py)
 #   degplug degrade --pipeline noise25 --input <embedded val photos> --output real/
 #   degplug pool --ckpt experiments/udm_demo/models/udm_latest.pth --input real/ --output pools/demo.pth
@@ -9,7 +10,8 @@ experiment_name = 'blind_nafnet_demo'
 work_dir = f'./work_dirs/{experiment_name}'
 
 model = dict(
-    generator=dict(type='NAFNet', img_channels=3, mid_channels=8, middle_blk_num=1, enc_blk_nums=[1], dec_blk_nums=[1]),
+    generator=dict(type='SwinIRNet', upscale=1, in_chans=3, img_size=48, window_size=8, img_range=1., depths=[2],
+                   embed_dim=16, num_heads=[2], mlp_ratio=2, upsampler='', resi_connection='1conv'),
     udm='experiments/udm_demo/models/udm_latest.pth',
     pool='pools/demo.pth')
 

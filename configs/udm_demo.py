@@ -33,7 +33,7 @@ val_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='DegplugTransferTupleDataset', gt_folder='embedded:val', pipeline='homogeneous',
-                 crop_size=96, phase='val'))
+                 crop_size=96, repeat=4, phase='val'))
 test_dataloader = val_dataloader
 
 total_iters = 300

@@ -29,6 +29,8 @@ env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv
 # `mmagic_ext.train` initialises the process group with 'gloo' itself (mmengine's init_dist needs CUDA).
 model_wrapper_cfg = dict(type='mmagic.DegplugReplicaWrapper')  # scoped: mmengine's Runner looks it up from its root registry
 
+randomness = dict(seed=0)  # BasicSR's manual_seed: 0 (network initialisation, data order)
+
 val_cfg = dict(type='MultiValLoop')
 test_cfg = dict(type='MultiTestLoop')
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)

@@ -6,7 +6,6 @@ _base_ = './degplug_runtime.py'
 checkpoint_interval = 10000
 default_hooks = dict(checkpoint=dict(interval=checkpoint_interval))
 custom_hooks = [dict(type='NDRCheckpointExportHook', interval=checkpoint_interval)]
-randomness = dict(seed=0)  # BasicSR's manual_seed: 0
 
 # Test protocol (SPEC §2): reflect-pad to a multiple of 8, PSNR/SSIM on RGB, per task + average.
 val_evaluator = dict(type='Evaluator', metrics=[

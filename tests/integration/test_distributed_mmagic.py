@@ -77,8 +77,10 @@ def test_blind_editor_trains_in_two_gloo_processes_and_its_checkpoint_loads(tmp_
     config = test_mmagic_blind._write_config(tmp_path / "blind_tiny.py", work, udm_path, pool_path, iters=2)
     _train_two_ranks(config, tmp_path, subprocess_env, work)
     state = load_checkpoint_file(work / "iter_2.pth", map_location="cpu")["state_dict"]
-    editor = MODELS.build(dict(type="BlindRestorationEditor", generator=dict(
-        type="NAFNet", img_channels=3, mid_channels=8, middle_blk_num=1, enc_blk_nums=[1], dec_blk_nums=[1])))
+    from mmengine.config import Config
+
+    generator = Config.fromfile(str(config)).model.generator.to_dict()  # the demo config's restorer
+    editor = MODELS.build(dict(type="BlindRestorationEditor", generator=generator))
     editor.load_state_dict(state)
     out = editor(torch.rand(1, 3, 16, 16))
     assert out.shape == (1, 3, 16, 16) and torch.isfinite(out).all()

@@ -20,14 +20,16 @@ Options (besides BasicSR's usual ones):
         restoration, representation, degradation; plus representation_degradation with separate
         state), e.g. Adam lr 1e-4, weight_decay 1e-8. They are saved in the training state in
         ``degplug.ndr.training.OPTIMIZER_KEYS`` order, each with its lr scheduler.
-Validation reports PSNR/SSIM per task (datasets that tag items with ``task``) and their average;
-``basicsr test`` (options/ndr_test.yml) also writes it to ``results/<name>/<dataset>_metrics.{md,json}``.
+Validation reports PSNR/SSIM per task (datasets that tag items with ``task``; rows in the order the
+tasks come) and their average, restored and scored by ``degplug.eval.ndr_scoring`` as ``degplug eval ndr``
+and MMagic's ``NDRTaskMetric``; ``basicsr test`` (options/ndr_test.yml) also writes it to
+``results/<name>/<dataset>_metrics.{md,json}``.
 """
 
 from __future__ import annotations
 
 import os.path as osp
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 
 import torch
 
@@ -36,10 +38,10 @@ from basicsr.archs import build_network
 from basicsr.models.base_model import BaseModel
 from basicsr.utils import get_root_logger, imwrite, tensor2img
 
-from degplug.eval.ndr_protocol import TaskMetrics, image_scores, metrics_table_markdown, save_metrics_table
+from degplug.eval.ndr_protocol import metrics_table_markdown, save_metrics_table
+from degplug.eval.ndr_scoring import TaskAccumulator, image_scores, restore_images
 from degplug.ndr.checkpoint import save_restorer
 from degplug.ndr.degrad_net import NDRDegradNet
-from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import OPTIMIZER_GROUPS, NDRTrainingStep, parameter_groups
 from degplug.utils.precision import MixedPrecision
@@ -130,33 +132,28 @@ class NDRModel(BaseModel):
         self.log_dict = OrderedDict((k.replace("/", "_"), float(v)) for k, v in logs.items())
 
     def test(self) -> None:
-        self.output = restore_padded(self.get_bare_model(self.net_g), self.lq)
+        """The test protocol's restoration (``degplug.eval.ndr_scoring.restore_images``)."""
+        self.output = restore_images(self.get_bare_model(self.net_g), self.lq)
 
     def dist_validation(self, dataloader, current_iter, tb_logger, save_img):
         if self.opt["rank"] == 0:
             self.nondist_validation(dataloader, current_iter, tb_logger, save_img)
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
-        per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"psnr": [], "ssim": []})
+        # degplug.eval.ndr_scoring restores, scores and averages, as `degplug eval ndr` and MMagic's NDRTaskMetric
+        accumulator = TaskAccumulator()
         for index, data in enumerate(dataloader):
             self.feed_data(data)
             self.test()
             tasks = self.tasks or ["all"] * self.lq.shape[0]
-            scores_psnr, scores_ssim = image_scores(self.output, self.gt)
-            values_psnr, values_ssim = scores_psnr.tolist(), scores_ssim.tolist()
-            for task, p, s in zip(tasks, values_psnr, values_ssim):
-                per_task[task]["psnr"].append(p)
-                per_task[task]["ssim"].append(s)
+            accumulator.add(tasks, *image_scores(self.output, self.gt))
             if save_img:
                 panel = torch.cat([self.lq[:1], self.output[:1], self.gt[:1]], dim=3)
                 stem = osp.splitext(osp.basename(self.image_paths[0]))[0] if self.image_paths else "val"
                 name = f"{tasks[0]}_{stem}_{index:03d}"
                 imwrite(tensor2img(panel.cpu(), rgb2bgr=True, min_max=(0, 1)),
                         osp.join(self.opt["path"]["visualization"], name, f"{name}_{current_iter}.png"))
-        results = [
-            TaskMetrics(task, sum(v["psnr"]) / len(v["psnr"]), sum(v["ssim"]) / len(v["ssim"]), len(v["psnr"]))
-            for task, v in sorted(per_task.items())
-        ]
+        results = accumulator.results()
         self.task_results = results
         table = metrics_table_markdown(results)
         dataset_name = dataloader.dataset.opt["name"] if hasattr(dataloader.dataset, "opt") else "val"

@@ -37,7 +37,7 @@ Mixed precision: ``training=dict(amp='bf16')`` (or ``'fp16'``, ``channels_last=T
 ``degrader.`` layout.
 
 ``val_step``/``test_step`` restore ``lq`` with the test protocol (reflect-pad to a multiple of 8,
-restore, crop, clamp; ``degplug.ndr.padding.restore_padded``) and return ``DataSample`` s in
+restore, crop, clamp, image by image; ``degplug.eval.ndr_scoring.restore_images``) and return ``DataSample`` s in
 MMagic's convention (3×H×W float RGB in [0, 255], so MMagic's ``PSNR``/``SSIM`` work unchanged):
 
     ``pred_img`` (also under ``output``)  the restored image R(lq)
@@ -57,8 +57,8 @@ import torch
 from mmengine.optim import OptimWrapperDict
 from torch import nn
 
+from degplug.eval.ndr_scoring import restore_images
 from degplug.ndr.degrad_net import NDRDegradNet
-from degplug.ndr.padding import restore_padded
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import NDRTrainingStep, parameter_groups
 from mmagic_ext.data_preprocessor import UDMDataPreprocessor
@@ -157,8 +157,9 @@ class NDREditor(DegplugEditor):
     # --------------------------------------------------------------- inference
     @torch.no_grad()
     def predict(self, lq: torch.Tensor) -> torch.Tensor:
-        """Test protocol: N×3×H×W lq in [0, 1] → restored N×3×H×W in [0, 1] (reflect-pad, crop, clamp)."""
-        return restore_padded(self.restorer, lq, self.pad_multiple)
+        """Test protocol: N×3×H×W lq in [0, 1] → restored N×3×H×W in [0, 1] (reflect-pad, crop, clamp),
+        image by image (``degplug.eval.ndr_scoring.restore_images``, as BasicSR and ``degplug eval ndr``)."""
+        return restore_images(self.restorer, lq, self.pad_multiple)
 
     def _data_samples(self, data: dict) -> list:
         from mmagic.structures import DataSample

@@ -1,7 +1,8 @@
 """NDR-Restore test protocol: PSNR/SSIM on RGB in [0, 1] after reflect-pad-to-8 inference, per-task table.
 
 SPEC §2: "Test: reflect-pad to a multiple of 8, PSNR on RGB in [0, 1], SSIM". The all-in-one
-table reports one row per task (e.g. CBSD68 σ15/25/50, SOTS, Rain100L) and their average.
+table reports one row per task (e.g. CBSD68 σ15/25/50, SOTS, Rain100L) and their average. The
+restoring and scoring of a batch are :mod:`degplug.eval.ndr_scoring`'s; this module makes tables.
 """
 
 from __future__ import annotations
@@ -9,31 +10,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from degplug.eval.metrics import psnr
-from degplug.losses.ssim import ssim
-from degplug.ndr.padding import restore_padded
-from degplug.utils.validation import check_image
+from degplug.eval.ndr_scoring import TaskAccumulator, TaskMetrics, image_scores, score_batch
 
-
-def image_scores(restored: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The protocol's per-image scores: (PSNR in dB, SSIM), each N values. Both N×3×H×W in [0, 1]."""
-    return psnr(restored, gt), ssim(restored, gt)
-
-
-@dataclass
-class TaskMetrics:
-    """Mean metrics of one task (e.g. ``"CBSD68 σ25"``) over ``images`` test images."""
-
-    task: str
-    psnr: float
-    ssim: float
-    images: int
+__all__ = ["TaskMetrics", "image_scores", "evaluate_task", "average_metrics", "metrics_table_markdown",
+           "metrics_table_json", "save_metrics_table"]
 
 
 def evaluate_task(
@@ -42,27 +28,21 @@ def evaluate_task(
     task: str,
     multiple: int = 8,
 ) -> TaskMetrics:
-    """Restore every (lq, gt) batch (N×3×H×W in [0, 1] each) and average PSNR/SSIM per image.
+    """Restore every (lq, gt) batch (N×3×H×W in [0, 1] each) and average PSNR/SSIM per image
+    (:func:`degplug.eval.ndr_scoring.score_batch`, the scoring of BasicSR's and MMagic's validation too).
 
     SSIM needs H, W ≥ 11 (its Gaussian window).
     """
-    psnr_values: list[torch.Tensor] = []
-    ssim_values: list[torch.Tensor] = []
+    accumulator = TaskAccumulator()
     for index, (lq, gt) in enumerate(pairs):
-        check_image(f"pairs[{index}] gt", gt)
-        restored = restore_padded(restorer, lq, multiple)
-        if restored.shape != gt.shape:
-            raise ValueError(
-                f"pairs[{index}]: restored shape {tuple(restored.shape)} differs from gt {tuple(gt.shape)}"
-            )
-        gt = gt.to(restored.device, restored.dtype)
-        psnr_values.append(psnr(restored, gt).cpu())
-        ssim_values.append(ssim(restored, gt).cpu())
-    if not psnr_values:
+        try:
+            scores = score_batch(restorer, lq, gt, multiple)
+        except ValueError as error:
+            raise ValueError(f"pairs[{index}]: {error}") from error
+        accumulator.add(task, scores.psnr, scores.ssim)
+    if not accumulator.scores:
         raise ValueError(f"pairs: no test pairs given for task {task!r}")
-    all_psnr = torch.cat(psnr_values)
-    all_ssim = torch.cat(ssim_values)
-    return TaskMetrics(task, float(all_psnr.mean()), float(all_ssim.mean()), int(all_psnr.numel()))
+    return accumulator.results()[0]
 
 
 def average_metrics(results: Sequence[TaskMetrics]) -> TaskMetrics:

@@ -180,11 +180,12 @@ def load_pretrained(model, label: str, net) -> None:
 
 def _ndr_checkpoint_part(path: str, label: str):
     """The ``label`` network's weights when ``path`` is a degplug NDR checkpoint, else None."""
+    from degplug import checkpoints
     from degplug.ndr.checkpoint import DEGRADER_PREFIX, RESTORER_PREFIX, check_checkpoint, is_ndr_checkpoint
 
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 (not ours: BasicSR's loader reports it)
+        state = checkpoints.load(path, f"path.pretrain_network_{label}")
+    except (FileNotFoundError, checkpoints.TorchFileError):  # not ours: BasicSR's loader reports it
         return None
     if not is_ndr_checkpoint(state):
         return None

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from degplug.utils.torch_files import TorchFileError, TorchFileRefused, load_weights_only
+from degplug import checkpoints
+from degplug.checkpoints import TorchFileError, TorchFileRefused
 
 
 #: a checkpoint file that cannot be used / that holds objects outside the allowlist (degplug's own
@@ -77,13 +78,13 @@ MMENGINE_CHECKPOINT_GLOBALS: list = mmengine_checkpoint_globals()
 
 def load_checkpoint_file(path: str | Path, map_location=None):
     """``torch.load(path, weights_only=True)`` allowing :data:`MMENGINE_CHECKPOINT_GLOBALS`, through
-    degplug's one torch-file loader (``degplug.utils.torch_files.load_weights_only``).
+    degplug's one checkpoint loader (``degplug.checkpoints.load``).
 
     Raises FileNotFoundError for a missing file, :class:`CheckpointRefused` for a file holding
     other objects and :class:`CheckpointFileError` (both ValueErrors) for a file that is not a
     readable torch checkpoint (truncated, empty); every message names the file.
     """
-    return load_weights_only(path, "checkpoint", map_location, allowed_globals=MMENGINE_CHECKPOINT_GLOBALS)
+    return checkpoints.load(path, "checkpoint", map_location, allowed_globals=MMENGINE_CHECKPOINT_GLOBALS)
 
 
 def load_from_local_weights_only(filename, map_location=None):

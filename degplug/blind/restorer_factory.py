@@ -34,9 +34,9 @@ from typing import Any
 
 import torch
 
+from degplug import checkpoints
 from degplug.blind.denoisers import DENOISERS
 from degplug.blind.plug_and_play import PlugAndPlayHQS
-from degplug.utils.torch_files import load_weights_only
 
 RestorerBuilder = Callable[[dict], Any]
 
@@ -46,7 +46,8 @@ RESTORER_BUILDERS: dict[str, RestorerBuilder] = {}
 # framework -> the import that registers its builder (for error messages only).
 ADAPTER_OF_FRAMEWORK = {"basicsr": "basicsr_ext", "mmagic": "mmagic_ext"}
 
-STATE_DICT_KEYS = ("params_ema", "params", "state_dict")
+#: the wrappers read around a state dict (degplug.checkpoints.unwrap_state_dict)
+STATE_DICT_KEYS = (*checkpoints.BASICSR_KEYS, "state_dict")
 
 
 def register_restorer_builder(framework: str, builder: RestorerBuilder) -> None:
@@ -119,20 +120,13 @@ RESTORER_BUILDERS["degplug"] = _build_degplug
 
 
 def load_module_weights(module: torch.nn.Module, path: str | Path, what: str = "restorer") -> None:
-    """Load a local state-dict file into ``module`` (strict); errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} weights {str(path)!r} do not exist")
-    state = load_weights_only(path, f"{what} weights")
-    if isinstance(state, dict):
-        for key in STATE_DICT_KEYS:
-            if isinstance(state.get(key), dict):
-                state = state[key]
-                break
-    try:
-        module.load_state_dict(state, strict=True)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"{path}: weights do not fit the {what} ({type(module).__name__}): {error}") from error
+    """Load a local weight file into ``module`` (strict); errors name the file.
+
+    A bare state dict, BasicSR's ``net_g`` (``params_ema``, else ``params``) or an mmengine
+    checkpoint's whole ``state_dict`` (:func:`degplug.checkpoints.unwrap_state_dict`)."""
+    state = checkpoints.load_dict(path, f"{what} weights")
+    weights = checkpoints.unwrap_state_dict(state, path, what=f"{what} weights")
+    checkpoints.load_weights_into(module, weights, path, what)
 
 
 def build_restorer(config: dict, allow_python_import: bool = False) -> Any:

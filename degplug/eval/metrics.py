@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from degplug import checkpoints
 from degplug.losses.dists import DISTS
 from degplug.losses.ssim import ms_ssim, ssim
 from degplug.weights import require_weight_file
@@ -59,7 +60,7 @@ class LPIPSMetric(torch.nn.Module):
         backbone_file = require_weight_file("alexnet", alexnet_path)
         self.net = lpips.LPIPS(net="alex", pretrained=True, pnet_rand=True, verbose=False)
         alexnet = torchvision.models.alexnet()
-        alexnet.load_state_dict(torch.load(backbone_file, map_location="cpu", weights_only=True))
+        alexnet.load_state_dict(checkpoints.load(backbone_file, "torchvision AlexNet weights"))
         # lpips' AlexNet wrapper slices torchvision's `features` into five stages.
         features = alexnet.features
         stages = [self.net.net.slice1, self.net.net.slice2, self.net.net.slice3, self.net.net.slice4, self.net.net.slice5]

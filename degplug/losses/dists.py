@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from degplug import checkpoints
 from degplug.losses.reduction import check_reduction, reduce_per_image
 from degplug.utils.random import make_generator
 from degplug.utils.validation import check_image
@@ -94,7 +95,7 @@ class DISTSBackbone(nn.Module):
 
     def load_torchvision_vgg16(self, path: Path) -> None:
         """Copy the convolutions of torchvision's ``vgg16-397923af.pth`` (``features.*`` keys)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoints.load(path, "torchvision VGG16 weights")
         for index, conv in self.convolutions():
             for name in ("weight", "bias"):
                 key = f"features.{index}.{name}"
@@ -167,7 +168,7 @@ class DISTS(nn.Module):
         self.requires_grad_(False)
 
     def _load_alpha_beta(self, path: Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoints.load(path, "DISTS alpha/beta weights")
         total = sum(STAGE_CHANNELS)
         for name in ("alpha", "beta"):
             if not isinstance(state, dict) or name not in state:

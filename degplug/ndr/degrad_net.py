@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from degplug import checkpoints
+from degplug.ndr import checkpoint_format
 from degplug.ndr.initialization import seeded_initialization
 from degplug.ndr.injection import DegradationInjection, check_variant
 from degplug.ndr.padding import crop_to, pad_to_multiple, padded_size
@@ -137,6 +139,14 @@ class NDRDegradNet(nn.Module):
                 )
             if not torch.isfinite(feature).all():
                 raise ValueError(f"degradation_features[{level}]: contains NaN or Inf values")
+
+    @classmethod
+    def from_checkpoint(cls, path, map_location: str | torch.device = "cpu") -> "NDRDegradNet":
+        """The NDR-Degrad stored beside the restorer in a degplug NDR checkpoint (saved with a
+        degrader: training, ``degplug convert ndr-official``); :func:`degplug.ndr.checkpoint.load_degrader`."""
+        state = checkpoint_format.read_checkpoint(path, map_location)
+        weights, config = checkpoint_format.degrader_weights(state, path)
+        return checkpoints.build_module(cls, config, weights, path, "NDR-Degrad")
 
     def forward(self, clean: torch.Tensor, degradation_features: Sequence[torch.Tensor]) -> torch.Tensor:
         """Degrade ``clean`` as described by ``degradation_features``.

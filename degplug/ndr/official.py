@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from degplug import checkpoints
 from degplug.ndr.checkpoint import save_restorer
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
@@ -243,15 +244,9 @@ def read_official_state_dict(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} does not exist (download model_L.pth first, see the README)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: cannot read it as a PyTorch state_dict (weights only): {error}") from error
-    if isinstance(state, Mapping):
-        for wrapper in ("state_dict", "params"):
-            if isinstance(state.get(wrapper), Mapping):
-                state = state[wrapper]
-                break
+    state = checkpoints.load(path, "the NDR-Restore authors' state_dict")  # refusals name the file
+    if checkpoints.file_format(state) in ("basicsr", "mmagic"):
+        state = checkpoints.unwrap_state_dict(state, path)
     return state
 
 

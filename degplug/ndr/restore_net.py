@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from degplug import checkpoints
+from degplug.ndr import checkpoint_format
 from degplug.ndr.dictionary import NeuralDegradationDictionary
 from degplug.ndr.initialization import seeded_initialization
 from degplug.ndr.injection import DegradationInjection, check_variant
@@ -167,6 +169,17 @@ class NDRRestoreNet(nn.Module):
         check_image("lq", lq, channels=self.in_channels)
 
     # -- public API ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(
+        cls, path, map_location: str | torch.device = "cpu", config: dict | None = None, allowed_globals=()
+    ) -> "NDRRestoreNet":
+        """The restorer stored in ``path``: a degplug NDR checkpoint (``ndr_<iter>.pth``, ``degplug
+        convert``), or, with the network sizes ``config``, BasicSR's ``net_g``, an MMagic checkpoint
+        or a bare state dict (:func:`degplug.ndr.checkpoint.load_restorer`, weights only)."""
+        state = checkpoints.load_dict(path, "NDR-Restore checkpoint", map_location, allowed_globals)
+        weights, config = checkpoint_format.restorer_weights(state, path, config)
+        return checkpoints.build_module(cls, config, weights, path, "NDR-Restore")
 
     def forward_with_features(self, lq: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Restore and return the per-level degradation features.

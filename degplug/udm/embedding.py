@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from degplug.utils.torch_files import load_weights_only
+from degplug import checkpoints
 
-EMBEDDING_FORMAT_VERSION = 1
+EMBEDDING_FORMAT_VERSION = checkpoints.EMBEDDING_VERSION
 
 
 @dataclass
@@ -89,14 +89,12 @@ class DegradationEmbedding:
         return cls(state["global_vector"], state.get("local_map"))
 
     def save(self, path: str | Path) -> None:
-        from degplug.utils.atomic import atomic_torch_save
-
-        atomic_torch_save(self.state(), path)  # never a half-written file
+        checkpoints.save(self.state(), path)  # never a half-written file
 
     @classmethod
     def load(cls, path: str | Path) -> "DegradationEmbedding":
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"embedding file {str(path)!r} does not exist")
-        state = load_weights_only(path, "degradation embedding")  # corrupt, foreign or code-carrying: refused
+        state = checkpoints.load(path, "degradation embedding")  # corrupt, foreign or code-carrying: refused
         return cls.from_state(state, source=str(path))

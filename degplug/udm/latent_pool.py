@@ -40,12 +40,12 @@ from degplug.data.image_io import ImageReadError, read_image, read_image_size
 from degplug.udm.config import UDMConfig
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import MIN_SIZE, UniversalDegradationModel
-from degplug.utils.torch_files import load_weights_only
+from degplug import checkpoints
 
 logger = logging.getLogger(__name__)
 
-POOL_KIND = "degplug.LatentPool"
-POOL_FORMAT_VERSION = 1
+POOL_KIND = checkpoints.LATENT_POOL_KIND
+POOL_FORMAT_VERSION = checkpoints.LATENT_POOL_VERSION
 
 
 def model_fingerprint(model: UniversalDegradationModel) -> str:
@@ -246,22 +246,11 @@ class LatentPool:
 
     def save(self, path: str | Path) -> Path:
         """Write the pool to ``path`` (written to a temporary file first, then renamed)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        torch.save(self.state(), temporary)
-        temporary.replace(path)
-        return path
+        return checkpoints.save(self.state(), path)
 
     @classmethod
     def from_state(cls, state: dict, source: str = "latent pool") -> LatentPool:
-        if not isinstance(state, dict) or state.get("kind") != POOL_KIND:
-            found = state.get("kind") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(f"{source}: not a degplug latent pool (kind {found!r}, expected {POOL_KIND!r})")
-        if state.get("format_version") != POOL_FORMAT_VERSION:
-            raise ValueError(
-                f"{source}: latent pool format version {state.get('format_version')}, this degplug reads {POOL_FORMAT_VERSION}"
-            )
+        checkpoints.check_kind(state, source, POOL_KIND)
         try:
             return cls(
                 state["global_vectors"],
@@ -278,5 +267,5 @@ class LatentPool:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"latent pool file {str(path)!r} does not exist (make one with `degplug pool`)")
-        state = load_weights_only(path, "latent pool")  # corrupt, foreign or code-carrying: refused
+        state = checkpoints.load(path, "latent pool")  # corrupt, foreign or code-carrying: refused
         return cls.from_state(state, source=str(path))

@@ -22,10 +22,12 @@ from degplug.udm.iden import InhomogeneousEncoder
 from degplug.udm.synthesis import DegradationSynthesisNet
 from degplug.utils.random import make_generator
 from degplug.utils.validation import check_image
-from degplug.utils.torch_files import load_weights_only, state_dict_mismatch
+from degplug import checkpoints
+from degplug.checkpoints import UDM_KIND as CHECKPOINT_KIND
+from degplug.checkpoints import UDM_VERSION as CHECKPOINT_VERSION
 
-CHECKPOINT_KIND = "degplug.UniversalDegradationModel"
-CHECKPOINT_VERSION = 1
+#: where the generator's weights sit inside an MMagic ``UDMEditor`` checkpoint's ``state_dict``
+MMAGIC_PREFIX = checkpoints.MMAGIC_PREFIXES[CHECKPOINT_KIND]
 #: options whose default changed after checkpoints without them were written: such a checkpoint
 #: was trained with these values
 LEGACY_CONFIG_VALUES = {"global_input_scale": 0.0}
@@ -204,60 +206,103 @@ class UniversalDegradationModel(nn.Module):
             "kind": CHECKPOINT_KIND,
             "version": CHECKPOINT_VERSION,
             "config": self.config.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+            "state_dict": checkpoints.detached_state_dict(self),
         }
 
-    def save_checkpoint(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        torch.save(self.checkpoint_state(), temporary)
-        temporary.replace(path)  # never leave a half-written checkpoint behind
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write :meth:`checkpoint_state` to ``path`` atomically (never a half-written checkpoint)."""
+        return checkpoints.save(self.checkpoint_state(), path)
+
+    def save_as(self, path: str | Path, layout: str = "degplug") -> Path:
+        """Write the model for degplug (:meth:`save_checkpoint`), BasicSR (``{'params': ...}``, for
+        ``path.pretrain_network_g``) or MMagic (``state_dict['training_step.model.<key>']`` and the
+        config in ``meta['udm_config']``, for ``load_from`` / ``mim test --checkpoint``)."""
+        if layout == "degplug":
+            return self.save_checkpoint(path)
+        meta = {"udm_config": self.config.to_dict()}
+        return checkpoints.save_framework_file(checkpoints.detached_state_dict(self), path, layout, CHECKPOINT_KIND, meta)
 
     @classmethod
     def from_checkpoint_state(cls, state: dict, source: str = "checkpoint") -> "UniversalDegradationModel":
-        if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND:
-            raise ValueError(f"{source}: not a degplug UDM checkpoint (kind {state.get('kind') if isinstance(state, dict) else None!r})")
-        if state.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"{source}: UDM checkpoint version {state.get('version')}, this degplug reads {CHECKPOINT_VERSION}")
+        checkpoints.check_kind(state, source, CHECKPOINT_KIND)
         config, weights = state.get("config"), state.get("state_dict")
         if not isinstance(config, dict) or not isinstance(weights, dict):
             raise ValueError(f"{source}: a UDM checkpoint needs a 'config' dict and a 'state_dict' dict")
-        config = {**LEGACY_CONFIG_VALUES, **config}
+        return cls.from_weights(weights, config, source)
+
+    @classmethod
+    def from_weights(cls, weights: dict, config: dict, source: str = "weights") -> "UniversalDegradationModel":
+        """A model of ``config`` (UDMConfig keys; a ``type`` key is ignored) holding ``weights`` (strict)."""
+        config = {**LEGACY_CONFIG_VALUES, **{k: v for k, v in dict(config).items() if k != "type"}}
         try:
             model = cls(**config)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{source}: invalid UDM config in the checkpoint: {error}") from error
-        try:
-            # The entropy bottleneck's CDF tables are buffers whose size depends on training.
-            _resize_buffers_to(model, weights)
-            missing, unexpected = model.load_state_dict(weights, strict=False)
-        except (RuntimeError, AttributeError, TypeError) as error:  # shapes that do not fit the config
-            raise ValueError(f"{source}: checkpoint weights do not match its config ({state_dict_mismatch(error)})") from error
-        if missing or unexpected:
-            raise ValueError(f"{source}: checkpoint does not match its config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        # The entropy bottleneck's CDF tables are buffers whose size depends on training.
+        checkpoints.load_weights_into(model, weights, source, "UDM", resize_buffers=True)
         return model
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "UniversalDegradationModel":
-        """Load a checkpoint written by ``save_checkpoint`` (or by degplug's training models).
+    def from_checkpoint(
+        cls, path: str | Path, map_location: str | torch.device = "cpu", config: dict | None = None,
+        param_key: str | None = None, allowed_globals=(),
+    ) -> "UniversalDegradationModel":
+        """Load a UDM checkpoint: degplug's ``udm_<iter>.pth`` (``save_checkpoint``, training), or a
+        framework file (:func:`read_udm_file`: BasicSR ``net_g``, MMagic ``iter_<n>.pth``, bare).
 
         ``path`` may also be the short name of a model shipped with degplug (``"small"``, see
-        ``degplug.models``)."""
+        ``degplug.models``). ``config`` (UDMConfig keys) is needed for a file that carries none
+        (BasicSR's ``net_g``, a bare state dict); with a degplug file it must be None."""
         from degplug.models import resolve_udm_checkpoint
 
         path = resolve_udm_checkpoint(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"UDM checkpoint {str(path)!r} does not exist")
-        state = load_weights_only(path, "UDM checkpoint", map_location)  # corrupt, foreign or code-carrying: refused
-        return cls.from_checkpoint_state(state, source=str(path))
+        state = checkpoints.load(path, "UDM checkpoint", map_location, allowed_globals)  # corrupt, foreign or code-carrying: refused
+        layout = checkpoints.file_format(state)
+        if layout in ("degplug", "unknown"):
+            if config is not None:
+                raise ValueError(f"{path}: a degplug UDM checkpoint carries its own config; pass no config")
+            return cls.from_checkpoint_state(state, source=str(path))
+        weights, stored = udm_weights_of(state, path, param_key)
+        config = config if config is not None else stored  # an explicit config wins over meta['udm_config']
+        if config is None:
+            raise checkpoints.CheckpointKindError(
+                f"{path}: not a degplug UDM checkpoint ({checkpoints.describe_format(state)}): the file carries no "
+                "degplug UDM config (an mmengine checkpoint's meta['cfg'] Python text is not executed); pass config= "
+                "(--config: the MMagic config or BasicSR options it was trained with, e.g. "
+                "`degplug convert udm-framework SRC --out udm.pth --to degplug --config OPT.yml`)"
+            )
+        return cls.from_weights(weights, config, str(path))
 
 
-def _resize_buffers_to(module: nn.Module, state_dict: dict) -> None:
-    """Give buffers the shapes stored in ``state_dict`` (compressai's CDF tables vary in size)."""
-    for name, buffer in list(module.named_buffers()):
-        stored = state_dict.get(name)
-        if stored is not None and stored.shape != buffer.shape:
-            owner_name, _, leaf = name.rpartition(".")
-            owner = module.get_submodule(owner_name) if owner_name else module
-            owner._buffers[leaf] = torch.empty_like(stored, device=buffer.device)
+def udm_weights_of(state, path: str | Path, param_key: str | None = None) -> tuple[dict, dict | None]:
+    """``(UniversalDegradationModel state dict, its UDMConfig dict or None)`` of a loaded file.
+
+    degplug ``udm_<iter>.pth`` (config stored), BasicSR ``net_g`` (``params``/``params_ema``, no
+    config), MMagic ``UDMEditor`` checkpoint (``state_dict['training_step.model.<key>']``, config in
+    degplug's ``meta['udm_config']`` when the export hook wrote it) or a bare state dict.
+    """
+    layout = checkpoints.file_format(state)
+    if layout == "degplug" or layout == "unknown":
+        checkpoints.check_kind(state, path, CHECKPOINT_KIND)
+        if param_key is not None:
+            raise ValueError(f"{path}: param_key {param_key!r} given, but this is a degplug UDM checkpoint")
+        return dict(state["state_dict"]), dict(state["config"])
+    weights = checkpoints.unwrap_state_dict(state, path, MMAGIC_PREFIX, param_key, what="UDMEditor generator weights")
+    stored = None
+    if layout == "mmagic":
+        meta = state.get("meta")
+        stored = meta.get("udm_config") if isinstance(meta, dict) else None
+        stored = dict(stored) if isinstance(stored, dict) else None
+    return weights, stored
+
+
+def read_udm_file(
+    path: str | Path, param_key: str | None = None, allowed_globals=(), map_location: str | torch.device = "cpu",
+) -> tuple[dict, dict | None]:
+    """:func:`udm_weights_of` a file read with ``weights_only=True`` (``allowed_globals``: an
+    explicit allowlist, e.g. the mmagic adapter's message-hub types for mmengine ``iter_<n>.pth``)."""
+    return udm_weights_of(checkpoints.load(path, "UDM checkpoint", map_location, allowed_globals), path, param_key)
+
+
+#: kept for callers of the earlier private name
+_resize_buffers_to = checkpoints.resize_buffers_to

@@ -19,13 +19,12 @@ may or may not carry (CompressAI's CDF tables, constant buffers) are rebuilt, no
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
+from degplug import checkpoints
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 
@@ -148,11 +147,9 @@ def read_official_checkpoint(path: str | Path) -> dict[str, dict[str, torch.Tens
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # not a torch file, or one holding objects other than tensors
-        raise OfficialCheckpointError(
-            f"{path}: cannot read it as a weights-only torch checkpoint ({type(error).__name__}: {error})"
-        ) from None
+        state = checkpoints.load(path, "the UDM authors' checkpoint")
+    except checkpoints.TorchFileError as error:  # not a torch file, or one holding objects other than tensors
+        raise OfficialCheckpointError(str(error)) from None
     return official_parts(state, source=str(path))
 
 
@@ -294,17 +291,5 @@ def convert_official_checkpoint(source: str | Path, destination: str | Path) -> 
     model = convert_official_parts(read_official_checkpoint(source), source=str(source))
     state = model.checkpoint_state()
     state["params"] = state["state_dict"]
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent)
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.fchmod(descriptor, 0o666 & ~umask)  # mkstemp's 0600 would make the checkpoint private
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(state, handle)
-        os.replace(temporary, destination)  # a reader never sees half a file
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    checkpoints.save(state, destination)  # a reader never sees half a file
     return model

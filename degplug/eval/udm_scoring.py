@@ -152,6 +152,7 @@ def score_batch(
     rows: Sequence[str] = BATCH_ROWS,
 ) -> UDMBatchScores:
     """Synthesise (:func:`synthesize_rows`) and score (:func:`score_rows`) one batch of tuples."""
+    _check(batch, rows)
     indices = batch_indices(batch) if indices is None else list(indices)
     outputs = synthesize_rows(model, batch, seed=seed, indices=indices, rows=rows)
     return UDMBatchScores(outputs, score_rows(outputs, batch, metrics, rows), indices)

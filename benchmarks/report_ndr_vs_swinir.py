@@ -56,7 +56,10 @@ def load_generator(options: Path, work_dir: Path) -> torch.nn.Module:
     weights = work_dir / "experiments" / opt["name"] / "models" / "net_g_latest.pth"
     if not weights.is_file():
         raise SystemExit(f"{weights}: no trained weights (run without --skip-train first)")
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True)["params"])
+    from degplug import checkpoints
+
+    state = checkpoints.load(weights, "BasicSR net_g weights")
+    checkpoints.load_weights_into(net, checkpoints.unwrap_state_dict(state, weights, param_key="params"), weights, "net_g")
     return net.eval()
 
 

@@ -12,8 +12,10 @@ One file serves every consumer (format version 2)::
       "meta": {free-form strings, e.g. where converted weights came from},
     }
 
-- ``degplug restore`` / ``degplug eval ndr`` / :func:`load_restorer` read ``config`` + the
-  ``restorer.`` entries of ``state_dict`` (:func:`load_degrader` the ``degrader.`` ones);
+- ``degplug restore`` / ``degplug eval ndr`` / :func:`load_restorer` (``NDRRestoreNet.from_checkpoint``)
+  read ``config`` + the ``restorer.`` entries of ``state_dict`` (:func:`load_degrader`,
+  ``NDRDegradNet.from_checkpoint``, the ``degrader.`` ones); the reading and checking is
+  :mod:`degplug.ndr.checkpoint_format`, files go through :mod:`degplug.checkpoints`;
 - BasicSR's ``path.pretrain_network_g`` reads ``params`` (its default ``param_key``), and
   ``path.pretrain_network_degrad`` the degrader part (``basicsr_ext.runtime.load_pretrained``);
 - MMagic's ``load_from`` / ``mim test --checkpoint`` read ``state_dict`` into the ``NDREditor``

@@ -22,7 +22,20 @@ weight, relative to 10·DISTS) the demo's trained ``e_l`` was exactly 0 everywhe
 ``options/udm_small.yml`` weighs it 2·10⁻⁴ per bit per position; even there the rate fell from 20
 to 0.2 bits per position in 2500 CPU steps and the map stayed constant (left−right difference
 0.0000 on half-image degradations): the synthesis network had not yet learned to use it, so its
-bits bought nothing."""
+bits bought nothing. The shipped small model's IDEN logits sit at about −9 before the sigmoid:
+saturated, so no gradient can revive the map.
+
+Measured on the toy task (a tiny UDM, L1 of weight 1, 32² crops, a third each whole-image blur,
+clean and half-image blur, 600–800 CPU steps, e_l left−right difference on held-out half-blurred
+crops; 0.54 with no rate): with the rate from the first step, e_l dies (0.000) at every weight
+tried from 1e-4 to 1e-2 per bit per position, at scale 16 and at the authors' unit scale alike,
+and with the learned compressor at 1e-3; a rate warm-up (``UDMTrainingOptions.rate_warmup``) of
+200 or 400 steps does not save it (0.001 once the rate acts). At 1e-5 the map survived in one
+arrangement of the task (0.39) and died in another: the break-even weight is about 1e-5, far
+below the demo's. Why it is so low: while the synthesis network's condition layers still ignore
+e_l (they start at zero), the rate's is IDEN's only gradient, Adam makes full-size steps of it
+whatever its weight, and the sigmoid saturates; a map the density has already made cheap at one
+value is then costly to move away from."""
 
 _COMPRESSOR_STRIDE = 16  # 4 · 2 · 2: the analysis transform's total downsampling
 

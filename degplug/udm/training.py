@@ -64,10 +64,12 @@ class UDMTrainingOptions:
     ``rate_warmup``: for this many iterations from the start (``step``'s ``iteration`` ≤
     ``rate_warmup``) the rate terms train the rate models' densities only; no rate gradient reaches
     the encoders (``UniversalDegradationModel.encode_with_rates(detach_rate=True)``). 0 (the
-    paper): the rates act from the first step. Measured on the toy half-image task (issue 13):
-    any rate weight > 0 from the first step leaves e_l 0 everywhere, even 1e-4 per bit per
-    position, since the rate's is then IDEN's only gradient (the synthesis network's condition
-    layers start at zero) and Adam turns it into full-size steps that saturate IDEN's sigmoid.
+    paper): the rates act from the first step. Measured on the toy half-image task (see
+    ``degplug.entropy.map_rate.DEFAULT_MAP_SCALE``): with an e_l rate weight of 1e-4 to 1e-2 per
+    bit per position from the first step, e_l ends 0 everywhere; a warm-up of 200 or 400 steps
+    lets the map form (its rate rises while the densities alone learn) but it still collapses
+    once the rate acts, so the warm-up alone does not calibrate the rate: the weight must also
+    be small (about 1e-5 or less against an L1 of weight 1).
 
     ``amp``: ``"none"`` (default, float32), ``"bf16"`` or ``"fp16"`` (autocast of the networks'
     forward passes; fp16 with a GradScaler; losses, rate models and likelihoods stay float32; see

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from degplug.degradations import kernels
-from degplug.degradations.filtering import area_weights, seeded_normal, soft_mask
+from degplug.degradations.filtering import seeded_normal, soft_mask, torch_resize
 from degplug.degradations.jpeg import jpeg_roundtrip
 from degplug.degradations.noise import POISSON_NORMAL_THRESHOLD, luminance
 from degplug.degradations.pipeline import PipelineParams, _operator_for
@@ -228,20 +228,7 @@ def _gaussian(sigma: float, size: int) -> torch.Tensor:
     return kernels.gaussian_kernel(size, sigma, sigma, 0.0)
 
 
-def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
-    """Torch-only resize with the CPU operator's methods (see the module table)."""
-    height, width = int(size[0]), int(size[1])
-    if (height, width) == tuple(batch.shape[-2:]):
-        return batch
-    if interpolation == "nearest":
-        return F.interpolate(batch, size=(height, width), mode="nearest")
-    if interpolation == "area":
-        rows = area_weights(batch.shape[-2], height).to(batch)
-        columns = area_weights(batch.shape[-1], width).to(batch)
-        return (rows @ batch @ columns.T).clamp_(0.0, 1.0)
-    shrinking = height < batch.shape[-2] or width < batch.shape[-1]
-    out = F.interpolate(batch, size=(height, width), mode=interpolation, align_corners=False, antialias=shrinking)
-    return out.clamp_(0.0, 1.0)
+resize = torch_resize  # the CPU operator's methods with torch ops only (see the module table)
 
 
 # ----------------------------------------------------------------------------- operators

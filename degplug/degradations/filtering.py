@@ -269,13 +269,27 @@ def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> to
             return _opencv_resize(batch, height, width, cv2.INTER_AREA)  # the same weights, faster
         if _opencv_ok(batch) and not batch.requires_grad and height >= batch.shape[-2] and width >= batch.shape[-1]:
             return _area_enlarge(batch, height, width)
-        rows = area_weights(batch.shape[-2], height).to(batch)
-        columns = area_weights(batch.shape[-1], width).to(batch)
-        return (rows @ batch @ columns.T).clamp_(0.0, 1.0)
+        return torch_resize(batch, size, interpolation)
     shrinking = height < batch.shape[-2] or width < batch.shape[-1]
     if not shrinking and _opencv_ok(batch):
         flag = cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_CUBIC
         return _opencv_resize(batch, height, width, flag).clamp_(0.0, 1.0)
+    return torch_resize(batch, size, interpolation)
+
+
+def torch_resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> torch.Tensor:
+    """:func:`resize` with torch ops only, on any device: the same weights as its OpenCV paths
+    (exact area coverage; bilinear/bicubic anti-aliased when shrinking), within float rounding."""
+    height, width = int(size[0]), int(size[1])
+    if (height, width) == tuple(batch.shape[-2:]):
+        return batch
+    if interpolation == "nearest":
+        return F.interpolate(batch, size=(height, width), mode="nearest")
+    if interpolation == "area":
+        rows = area_weights(batch.shape[-2], height).to(batch)
+        columns = area_weights(batch.shape[-1], width).to(batch)
+        return (rows @ batch @ columns.T).clamp_(0.0, 1.0)
+    shrinking = height < batch.shape[-2] or width < batch.shape[-1]
     out = F.interpolate(batch, size=(height, width), mode=interpolation, align_corners=False, antialias=shrinking)
     return out.clamp(0.0, 1.0)
 

@@ -7,7 +7,7 @@ import importlib.metadata
 import subprocess
 import sys
 
-from degplug.weights import KNOWN_WEIGHTS, weight_path
+from degplug.pretrained_weights import KNOWN_WEIGHTS, weight_path
 
 PACKAGES = ("torch", "torchvision", "numpy", "basicsr", "mmagic", "mmcv", "mmengine", "compressai", "lpips", "pyiqa")
 

@@ -32,7 +32,7 @@ import torch
 from degplug.eval.evaluation_tuples import EvaluationTuple
 from degplug.eval.metrics import MetricSet
 from degplug.eval.udm_table import UDMEvaluation, evaluate_udm
-from degplug.losses.weights import UDMLossWeights
+from degplug.losses.loss_weights import UDMLossWeights
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep

@@ -18,7 +18,7 @@ import torch
 from degplug import checkpoints
 from degplug.losses.dists import DISTS
 from degplug.losses.ssim import ms_ssim, ssim
-from degplug.weights import require_weight_file
+from degplug.pretrained_weights import require_weight_file
 
 logger = logging.getLogger(__name__)
 

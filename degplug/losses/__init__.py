@@ -13,7 +13,7 @@ from degplug.losses.wgan_gp import (
     wgan_discriminator_loss,
     wgan_generator_loss,
 )
-from degplug.losses.weights import UDMLossWeights
+from degplug.losses.loss_weights import UDMLossWeights
 
 __all__ = [
     "DISTS",

@@ -28,7 +28,7 @@ from degplug import checkpoints
 from degplug.losses.reduction import check_reduction, reduce_per_image
 from degplug.utils.random import make_generator
 from degplug.utils.validation import check_image
-from degplug.weights import require_weight_file
+from degplug.pretrained_weights import require_weight_file
 
 logger = logging.getLogger(__name__)
 

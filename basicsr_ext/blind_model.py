@@ -2,7 +2,7 @@
 
 Wraps ANY arch registered in BasicSR's ``ARCH_REGISTRY`` (``network_g.type``: SwinIR, RRDBNet,
 EDSR, ... or degplug's) and trains it on pairs whose LQ side is synthesized on the fly from the
-GT crops by a frozen UDM with embeddings drawn from a latent pool (SPEC §4). Everything else
+GT crops by a frozen UDM with embeddings drawn from a latent pool (docs/specification.md §4). Everything else
 (pixel/perceptual losses, optimizers, schedulers, validation on the dataset's own ``lq``,
 checkpoints) is BasicSR's ``SRModel``.
 

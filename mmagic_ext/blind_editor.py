@@ -2,7 +2,7 @@
 
 Wraps ANY restoration arch registered in MMagic's ``MODELS`` (``generator``: NAFNet, Restormer,
 SwinIRNet, SRCNNNet, ...) and trains it on pairs whose LQ side is synthesized on the fly from the
-GT crops by a frozen UDM with embeddings drawn from a latent pool (SPEC §4). Validation and
+GT crops by a frozen UDM with embeddings drawn from a latent pool (docs/specification.md §4). Validation and
 testing run the generator on the dataset's own ``lq``.
 
 Config::

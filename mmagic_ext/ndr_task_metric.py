@@ -2,7 +2,7 @@
 
 Reads ``NDREditor`` data samples (``output.pred_img`` vs ``gt_img``, 3×H×W in [0, 255], metainfo
 ``task``); scores, per-task means and row order are ``degplug.eval.ndr_scoring``'s
-(``image_scores``: PSNR and SSIM on RGB in [0, 1], SPEC §2's protocol; ``TaskAccumulator``: tasks
+(``image_scores``: PSNR and SSIM on RGB in [0, 1], docs/specification.md §2's protocol; ``TaskAccumulator``: tasks
 in the order met), as in BasicSR's validation and ``degplug eval ndr``, and the "Average" row
 ``degplug.eval.ndr_protocol.average_metrics`` (unweighted over tasks). The images are MMagic's
 [0, 255] floats divided by 255 (a float32 round trip: scores agree to about 1e-6 dB). The markdown

@@ -1,4 +1,4 @@
-"""UDM ablation table (SPEC §1.7): train the CPU demo variant under each switch with identical
+"""UDM ablation table (docs/specification.md §1.7): train the CPU demo variant under each switch with identical
 data, seeds and iterations, then score direct and mixed transfer on held-out tuples.
 
 Prints figures; not a test. Run::

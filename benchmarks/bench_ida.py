@@ -1,5 +1,5 @@
 """Cost of the IDA / IDA-SFT layer against a true spatially varying convolution, and of the full
-synthesis network (SPEC §1.5 claim: IDA costs a fraction of a spatially varying convolution).
+synthesis network (docs/specification.md §1.5 claim: IDA costs a fraction of a spatially varying convolution).
 
 Prints figures; not a test. Run: ``python benchmarks/bench_ida.py`` (CPU, a few minutes).
 

@@ -1,4 +1,4 @@
-"""BlindWrapper report (SPEC §4): operator mode and data mode on held-out embedded photographs.
+"""BlindWrapper report (docs/specification.md §4): operator mode and data mode on held-out embedded photographs.
 
     python benchmarks/report_blind.py [--udm CKPT] [--udm-iterations 200] [--restorer-iterations 150]
 

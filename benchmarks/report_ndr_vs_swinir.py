@@ -1,4 +1,4 @@
-"""NDR-Restore demo vs BasicSR's SwinIR on the same all-in-one data, in one run (SPEC §2 report).
+"""NDR-Restore demo vs BasicSR's SwinIR on the same all-in-one data, in one run (docs/specification.md §2 report).
 
     python benchmarks/report_ndr_vs_swinir.py [--iterations 300] [--work-dir outputs/report_ndr]
 

@@ -2,7 +2,7 @@
 # (any MODELS restoration arch works, e.g. generator=dict(type='NAFNet', img_channels=3, mid_channels=32,
 # middle_blk_num=12, enc_blk_nums=[2, 2, 4, 8], dec_blk_nums=[2, 2, 2, 2]) with NAFNet's own recipe)
 # trained on pairs whose LQ side a frozen UDM synthesizes from GT crops with embeddings of YOUR real
-# degraded images (SPEC §4). Same arch, loss, crops, batch, learning rate and schedule as the BasicSR
+# degraded images (docs/specification.md §4). Same arch, loss, crops, batch, learning rate and schedule as the BasicSR
 # file (the file keeps its earlier name, from when it trained NAFNet); BasicSR's EMA of the weights
 # (train.ema_decay 0.999) has no counterpart here.
 #   degplug pool --ckpt udm.pth --input my_real_degraded/ --output pools/real.pth

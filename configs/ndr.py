@@ -1,4 +1,4 @@
-# NDR-Restore, all-in-one restoration with bidirectional training (SPEC §2), the MMagic twin of
+# NDR-Restore, all-in-one restoration with bidirectional training (docs/specification.md §2), the MMagic twin of
 # options/ndr.yml. Fill in your data paths, then:
 #   mim train mmagic configs/ndr.py --work-dir work_dirs/ndr_allinone
 #   mim test mmagic configs/ndr.py --checkpoint work_dirs/ndr_allinone/iter_1000000.pth

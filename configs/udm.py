@@ -1,4 +1,4 @@
-# UDM with the paper's model and settings (SPEC §1.6), the MMagic twin of options/udm.yml.
+# UDM with the paper's model and settings (docs/specification.md §1.6), the MMagic twin of options/udm.yml.
 # Fill in your data folders, then:
 #   mim train mmagic configs/udm.py --work-dir work_dirs/udm
 #   python -m mmagic_ext.train configs/udm.py            (same, without mim)

@@ -7,7 +7,7 @@ checkpoint_interval = 10000
 default_hooks = dict(checkpoint=dict(interval=checkpoint_interval))
 custom_hooks = [dict(type='NDRCheckpointExportHook', interval=checkpoint_interval)]
 
-# Test protocol (SPEC §2): reflect-pad to a multiple of 8, PSNR/SSIM on RGB, per task + average.
+# Test protocol (docs/specification.md §2): reflect-pad to a multiple of 8, PSNR/SSIM on RGB, per task + average.
 val_evaluator = dict(type='Evaluator', metrics=[
     dict(type='PSNR', prefix='restoration'),
     dict(type='SSIM', prefix='restoration'),

@@ -1,4 +1,4 @@
-"""UDM WGAN-GP critic (SPEC §1.6)."""
+"""UDM WGAN-GP critic (docs/specification.md §1.6)."""
 
 import pytest
 import torch

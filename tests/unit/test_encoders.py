@@ -1,4 +1,4 @@
-"""HDEN and IDEN (SPEC §1.1, §1.2): shapes, ranges, locality, validation, sizes."""
+"""HDEN and IDEN (docs/specification.md §1.1, §1.2): shapes, ranges, locality, validation, sizes."""
 
 import math
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from degplug.eval.editing import interpolate, join_strip, render_strip, scale_dimension
+from degplug.udm.editing import interpolate, join_strip, render_strip, scale_dimension
 from degplug.udm.embedding import DegradationEmbedding
 from tests.unit.udm_cli_helpers import tiny_udm
 

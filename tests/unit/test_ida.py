@@ -1,4 +1,4 @@
-"""IDA layer (SPEC §1.5): zero at init, odd sizes, spatial gating, dense vs depthwise."""
+"""IDA layer (docs/specification.md §1.5): zero at init, odd sizes, spatial gating, dense vs depthwise."""
 
 import pytest
 import torch

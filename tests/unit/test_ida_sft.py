@@ -1,4 +1,4 @@
-"""IDA-SFT layer and residual block (SPEC §1.5): identity at init, explicit noise, ablation."""
+"""IDA-SFT layer and residual block (docs/specification.md §1.5): identity at init, explicit noise, ablation."""
 
 import pytest
 import torch

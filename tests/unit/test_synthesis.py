@@ -1,4 +1,4 @@
-"""Degradation synthesis network f(x, e_g, e_l, n) (SPEC §1.5)."""
+"""Degradation synthesis network f(x, e_g, e_l, n) (docs/specification.md §1.5)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""degplug.blind: make non-blind restorers blind with a trained UDM (SPEC §4).
+"""degplug.blind: make non-blind restorers blind with a trained UDM (docs/specification.md §4).
 
 - :class:`BlindWrapper` (operator and data modes, tiled inference);
 - the operator protocol (:mod:`degplug.blind.protocol`) and :class:`PlugAndPlayHQS`, a shipped

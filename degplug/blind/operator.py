@@ -1,6 +1,6 @@
 """The forward degradation operator a frozen UDM estimates from a degraded image.
 
-``A(x) = f(x, E(y), n)`` (SPEC §4): the embedding ``E(y)`` is computed once from the degraded
+``A(x) = f(x, E(y), n)`` (docs/specification.md §4): the embedding ``E(y)`` is computed once from the degraded
 input, then the synthesis network applies it to any clean estimate ``x``. The random state ``n``
 is fixed (one seed) or averaged over several seeds, so ``A`` is a deterministic function of
 ``x``; averaging over ``K`` states approximates the noise-free part of the degradation

@@ -1,6 +1,6 @@
 """Data mode: synthesize LQ training inputs from GT crops with embeddings of the user's real images.
 
-SPEC §4: a restorer registered in BasicSR or MMagic is trained on pairs made on the fly by a
+docs/specification.md §4: a restorer registered in BasicSR or MMagic is trained on pairs made on the fly by a
 frozen UDM applying degradation embeddings to clean crops. The embeddings come from a latent pool
 (``degplug pool`` over the user's real degraded images) or are encoded here from a reference
 folder of degraded images (same thing, without the intermediate file).

@@ -1,6 +1,6 @@
 """The small protocol an operator-based restorer implements to be made blind by ``BlindWrapper``.
 
-Operator mode (SPEC §4): a non-blind restorer that needs the forward degradation operator
+Operator mode (docs/specification.md §4): a non-blind restorer that needs the forward degradation operator
 ``A`` (plug-and-play HQS/ADMM, gradient-based MAP, diffusion posterior sampling, GAN inversion)
 implements one method::
 

@@ -1,4 +1,4 @@
-"""BlindWrapper: make a non-blind restorer blind with a trained, frozen UDM (SPEC §4).
+"""BlindWrapper: make a non-blind restorer blind with a trained, frozen UDM (docs/specification.md §4).
 
     from degplug import BlindWrapper
     blind = BlindWrapper(restorer, udm="udm.pth")

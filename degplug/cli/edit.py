@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from degplug.eval.editing import interpolate, render_strip, scale_dimension
+    from degplug.udm.editing import interpolate, render_strip, scale_dimension
 
     if (args.ref_b is None) == (args.dim is None):
         raise ValueError("give exactly one of --ref-b (interpolate) or --dim (scale one dimension)")

@@ -2,7 +2,7 @@
 
 ``--input`` is one clean image (``--out`` a ``.png`` file, or a folder) or a folder of them
 (``--out`` a folder; sub-folders are kept, every output is ``<name>.png``). ``--mix-local REF2``
-does mixed transfer (SPEC §1): the homogeneous part ``e_g`` comes from ``--ref`` and the spatially
+does mixed transfer (docs/specification.md §1): the homogeneous part ``e_g`` comes from ``--ref`` and the spatially
 varying part ``e_l`` from ``REF2``. Every image is synthesised with the noise state seeded by
 ``--seed``, so an output equals ``UniversalDegradationModel.transfer(x, ref, seed=S)`` and does not
 depend on which other images are in the folder. Unreadable clean images are reported and skipped.

@@ -1,4 +1,4 @@
-"""Framework-free datasets and image I/O (SPEC §3): synthetic pairs, paired folders, transfer tuples,
+"""Framework-free datasets and image I/O (docs/specification.md §3): synthetic pairs, paired folders, transfer tuples,
 the all-in-one mix, and the embedded offline photographs."""
 
 from degplug.data.all_in_one import AllInOneDataset

@@ -1,4 +1,4 @@
-"""All-in-one restoration mix (SPEC §2): noise σ ∈ {15, 25, 50}, rain, haze, ×2/×4 SR, blur, low light.
+"""All-in-one restoration mix (docs/specification.md §2): noise σ ∈ {15, 25, 50}, rain, haze, ×2/×4 SR, blur, low light.
 
 Each task reads real pairs when given ``lq_folder`` + ``gt_folder`` or a dataset's own folder as
 ``root_folder`` (e.g. Rain100L, RESIDE SOTS/OTS, GoPro, LOL), and synthesises them from clean

@@ -1,4 +1,4 @@
-"""Transfer tuples ``(x_a, y_a, x_b, y_b)``: one sampled degradation applied to two clean images (SPEC §3)."""
+"""Transfer tuples ``(x_a, y_a, x_b, y_b)``: one sampled degradation applied to two clean images (docs/specification.md §3)."""
 
 from __future__ import annotations
 

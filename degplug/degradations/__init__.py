@@ -1,4 +1,4 @@
-"""Degradation operators, the imaging-chain pipeline that composes them, and named presets (SPEC §3).
+"""Degradation operators, the imaging-chain pipeline that composes them, and named presets (docs/specification.md §3).
 
 Each operator: ``sample_params(generator) -> Params`` (a JSON-serialisable dataclass) and a pure
 ``apply(image, params)``; the pipeline returns ``(degraded, PipelineParams)`` and replays params on

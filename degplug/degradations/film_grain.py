@@ -27,7 +27,7 @@ class FilmGrain(DegradationOp):
 
     Grain is strongest in mid-tones and weaker in shadows and highlights (silver-halide response):
     the local amplitude is ``intensity · (0.25 + 3 · l · (1 − l))`` with ``l`` the luminance, which
-    is 1.0 at l = 0.5 and 0.25 at black or white (choice; see SPEC §3).
+    is 1.0 at l = 0.5 and 0.25 at black or white (choice; see docs/specification.md §3).
     """
 
     name = "film_grain"

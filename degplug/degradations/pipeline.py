@@ -18,7 +18,7 @@ Imaging-chain stages: scene (haze 10, rain streaks 15) → lens (raindrops 20, b
 
 ``sample(generator)`` returns :class:`PipelineParams`, the list of the operators that fired and
 their parameters; ``apply(image, params)`` replays them, so the same degradation can be put on
-a second image: that is how ``(x_a, y_a, x_b, y_b)`` transfer tuples are made (SPEC §3).
+a second image: that is how ``(x_a, y_a, x_b, y_b)`` transfer tuples are made (docs/specification.md §3).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 - ``inhomogeneous``: haze, rain, raindrops, local blur/noise (what ``e_l`` should capture);
 - ``noise25``: Gaussian noise σ = 25/255 (colour), always; ``blur_fixed``: isotropic Gaussian σ = 2;
 - ``film_grain``: grain only; ``jpeg``: JPEG only;
-- ``allinone_*``: the all-in-one restoration tasks (SPEC §2): ``allinone_noise15/25/50``,
+- ``allinone_*``: the all-in-one restoration tasks (docs/specification.md §2): ``allinone_noise15/25/50``,
   ``allinone_rain``, ``allinone_haze``, ``allinone_sr_x2/x4`` (bicubic down, then bicubic back up to
   the input size so lq and gt share a size, as single-resolution all-in-one networks need).
 """

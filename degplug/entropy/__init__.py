@@ -1,4 +1,4 @@
-"""degplug.entropy: learned densities and the rates of the degradation embeddings (SPEC §1.4)."""
+"""degplug.entropy: learned densities and the rates of the degradation embeddings (docs/specification.md §1.4)."""
 
 from degplug.entropy.factorized import FactorizedDensity, bits_from_likelihoods, split_aux_parameters
 from degplug.entropy.global_rate import GlobalRateModel

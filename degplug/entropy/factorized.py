@@ -99,7 +99,7 @@ def bits_from_likelihoods(likelihoods: torch.Tensor) -> torch.Tensor:
 def split_aux_parameters(module: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """Split ``module``'s parameters into (main, aux): aux are the bottlenecks' ``quantiles``.
 
-    The quantiles get no gradient from the main loss, only from ``aux_loss`` (SPEC §1.4: their
+    The quantiles get no gradient from the main loss, only from ``aux_loss`` (docs/specification.md §1.4: their
     own optimiser, lr 1e-3). The two lists do not overlap and together hold every parameter.
     """
     main, aux = [], []

@@ -1,4 +1,4 @@
-"""Rate of the homogeneous degradation embedding ``e_g`` (SPEC §1.4, "disentangle by compression").
+"""Rate of the homogeneous degradation embedding ``e_g`` (docs/specification.md §1.4, "disentangle by compression").
 
 Minimising Σ_i H(e_g^(i)) = H(e_g) + KL(p(e_g) ‖ Π_i p(e_g^(i))) removes content information
 from ``e_g`` and makes its dimensions independent (paper §3.2); the rate below is the
@@ -74,7 +74,7 @@ class GlobalRateModel(AuxParameterSplit, nn.Module):
     """Standardisation → residual MLP head → factorized entropy bottleneck over channels → residual MLP tail.
 
     Args:
-        dim: width of ``e_g`` (256, SPEC §1.1).
+        dim: width of ``e_g`` (256, docs/specification.md §1.1).
         hidden: hidden width of the residual MLPs (64 in the authors' code).
         input_scale: ``e_g`` is standardised per dimension and scaled to this many quantisation
             bins before the head (see ``DEFAULT_INPUT_SCALE``); 0 feeds the encoder's output
@@ -83,7 +83,7 @@ class GlobalRateModel(AuxParameterSplit, nn.Module):
 
     In training mode the bottleneck adds uniform noise in [-0.5, 0.5); in eval mode it rounds
     around the learned medians. ``aux_loss()`` is the quantile loss (weight 1, own optimiser
-    with lr 1e-3 over ``aux_parameters()``, SPEC §1.4).
+    with lr 1e-3 over ``aux_parameters()``, docs/specification.md §1.4).
     """
 
     def __init__(self, dim: int = 256, hidden: int = 64, input_scale: float = DEFAULT_INPUT_SCALE, **bottleneck_kwargs) -> None:

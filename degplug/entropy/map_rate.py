@@ -1,4 +1,4 @@
-"""Rate of the inhomogeneous degradation map ``e_l`` (SPEC §1.4): bits per pixel of the map."""
+"""Rate of the inhomogeneous degradation map ``e_l`` (docs/specification.md §1.4): bits per pixel of the map."""
 
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ class MapRateModel(AuxParameterSplit, nn.Module):
     """Factorized density for the ``C×h×w`` map ``e_l``; optionally through a learned compressor.
 
     Args:
-        channels: channels of ``e_l`` (``C_l`` = 4, SPEC §1.2).
+        channels: channels of ``e_l`` (``C_l`` = 4, docs/specification.md §1.2).
         compress: False (default): one learned density per channel applied on the (scaled) map
             directly, every position treated as an i.i.d. sample. True: the small learned
-            compressor of SPEC §1.4 (9×9 stride-4 conv + GDN, 5×5 stride-2 conv + GDN, 5×5
+            compressor of docs/specification.md §1.4 (9×9 stride-4 conv + GDN, 5×5 stride-2 conv + GDN, 5×5
             stride-2 conv → factorized prior on the code, mirrored synthesis back to the map).
         code_channels: width of the compressor's code (``compress=True`` only).
         scale: ``e_l`` is multiplied by ``scale`` before quantisation and divided after

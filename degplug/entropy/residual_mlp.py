@@ -1,4 +1,4 @@
-"""Residual MLP used around the global entropy bottleneck (SPEC §1.4)."""
+"""Residual MLP used around the global entropy bottleneck (docs/specification.md §1.4)."""
 
 from __future__ import annotations
 

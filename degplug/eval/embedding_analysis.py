@@ -1,4 +1,4 @@
-"""What UDM's embeddings learned: active dimensions of e_g and their meaning (SPEC §1.4).
+"""What UDM's embeddings learned: active dimensions of e_g and their meaning (docs/specification.md §1.4).
 
 - Active dimensions (variance analysis, as the paper): the rate loss drives unused dimensions of
   ``e_g`` to a constant (after rounding at evaluation, exactly constant); a dimension is active

@@ -1,6 +1,6 @@
 """Test tuples for UDM evaluation: ``(x_a, y_a, x_b, y_b)`` with one degradation on two images.
 
-Two sources (SPEC §3):
+Two sources (docs/specification.md §3):
 
 - synthetic: clean images (a folder, or ``embedded:val``) degraded by a pipeline; each tuple
   records its :class:`PipelineParams`, so mixed transfer and the parameter correlations of the

@@ -1,6 +1,6 @@
 """NDR-Restore test protocol: PSNR/SSIM on RGB in [0, 1] after reflect-pad-to-8 inference, per-task table.
 
-SPEC §2: "Test: reflect-pad to a multiple of 8, PSNR on RGB in [0, 1], SSIM". The all-in-one
+docs/specification.md §2: "Test: reflect-pad to a multiple of 8, PSNR on RGB in [0, 1], SSIM". The all-in-one
 table reports one row per task (e.g. CBSD68 σ15/25/50, SOTS, Rain100L) and their average. The
 restoring and scoring of a batch are :mod:`degplug.eval.ndr_scoring`'s; this module makes tables.
 """

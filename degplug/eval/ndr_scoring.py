@@ -6,7 +6,7 @@
 (``mim train`` validation and ``mim test``) restore, score and average here, so one checkpoint
 on one test set gets one table whichever command scores it.
 
-The protocol (the paper's, SPEC §2): each image restored alone after reflect-padding to a
+The protocol (the paper's, docs/specification.md §2): each image restored alone after reflect-padding to a
 multiple of 8 (:func:`degplug.ndr.padding.restore_padded`: pad, restore, crop, clamp to [0, 1]),
 then PSNR over all RGB channels in [0, 1] (:func:`degplug.eval.metrics.psnr`) and SSIM (11×11
 Gaussian window, σ 1.5, mean over the RGB channels; :func:`degplug.losses.ssim.ssim`) against the

@@ -1,4 +1,4 @@
-"""The all-in-one restoration table for NDR-Restore (SPEC §2), from a checkpoint and a test folder.
+"""The all-in-one restoration table for NDR-Restore (docs/specification.md §2), from a checkpoint and a test folder.
 
 Test folder layout (each part optional, at least one needed)::
 

@@ -1,4 +1,4 @@
-"""The UDM evaluation table: reproduction, transfer, mixed transfer, a wrong-embedding control and two baselines (SPEC §1.7).
+"""The UDM evaluation table: reproduction, transfer, mixed transfer, a wrong-embedding control and two baselines (docs/specification.md §1.7).
 
 Rows, each compared with the true degraded target by every available metric:
 
@@ -56,7 +56,7 @@ MIN_STATISTICS_SIZE = 16  # blockiness compares two 8×8 block rows/columns
 ROWS = ("reproduction", "transfer", "mixed transfer", "wrong embedding", "identity", "random degradation")
 COLUMNS = ("ms_ssim", "ssim", "lpips", "dists", "psnr")
 COLUMN_TITLES = {"ms_ssim": "MS-SSIM ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "dists": "DISTS ↓", "psnr": "PSNR (dB) ↑"}
-#: SPEC §1.7, the paper's WQI test set.
+#: docs/specification.md §1.7, the paper's WQI test set.
 PAPER_ROWS = {
     "reproduction": {"ms_ssim": 0.879, "ssim": 0.860, "lpips": 0.295, "dists": 0.141},
     "transfer": {"ms_ssim": 0.875, "ssim": 0.856, "lpips": 0.306, "dists": 0.147},

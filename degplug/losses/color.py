@@ -1,4 +1,4 @@
-"""Colour-preservation loss of UDM (SPEC §1.6).
+"""Colour-preservation loss of UDM (docs/specification.md §1.6).
 
 Only the very low frequencies of an image carry its colour cast; texture, noise and blur live
 higher up. The loss therefore min–max normalises each image (jointly over its channels and

@@ -1,4 +1,4 @@
-"""Contrastive (InfoNCE) loss over MoCo logits (SPEC §1.3)."""
+"""Contrastive (InfoNCE) loss over MoCo logits (docs/specification.md §1.3)."""
 
 from __future__ import annotations
 

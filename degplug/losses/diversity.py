@@ -1,4 +1,4 @@
-"""Diversity loss of UDM (SPEC §1.6): push two random states of the same degradation apart."""
+"""Diversity loss of UDM (docs/specification.md §1.6): push two random states of the same degradation apart."""
 
 from __future__ import annotations
 

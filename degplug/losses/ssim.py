@@ -1,6 +1,6 @@
 """SSIM, its contrast-structure term and MS-SSIM, as pure functions (Wang et al. 2004, 2003).
 
-Used both as metrics and inside losses (the diversity loss, SPEC §1.6). Statistics are local
+Used both as metrics and inside losses (the diversity loss, docs/specification.md §1.6). Statistics are local
 Gaussian-weighted means over a ``window_size`` window ('valid' positions only, i.e. no padding),
 which matches ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False)``. Values are averaged over channels and positions per image.

@@ -1,4 +1,4 @@
-"""WGAN-GP (Gulrajani et al. 2017) for UDM's adversarial term (SPEC §1.6).
+"""WGAN-GP (Gulrajani et al. 2017) for UDM's adversarial term (docs/specification.md §1.6).
 
 The critic scores images (higher = more real); it may also see the clean image ``x`` the
 degradation was applied to, in which case it is called ``critic(image, clean)``.
@@ -86,7 +86,7 @@ class WGANDiscriminatorLoss(nn.Module):
 
 
 class GradientPenaltyLoss(nn.Module):
-    """``loss_weight · gradient_penalty(...)``; λ_gp = 10 as in the WGAN-GP paper and SPEC §1.6."""
+    """``loss_weight · gradient_penalty(...)``; λ_gp = 10 as in the WGAN-GP paper and docs/specification.md §1.6."""
 
     def __init__(self, loss_weight: float = 10.0) -> None:
         super().__init__()

@@ -1,4 +1,4 @@
-"""NDR-Restore (SPEC §2): degradation dictionary, query, injection, restoration and degradation nets.
+"""NDR-Restore (docs/specification.md §2): degradation dictionary, query, injection, restoration and degradation nets.
 
 Submodules: ``dictionary``, ``query``, ``injection``, ``restore_net``, ``degrad_net``, ``training``
 (the bidirectional objective) and ``padding`` (test-time pad, restore, crop). The test protocol's

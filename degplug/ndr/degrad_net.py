@@ -1,4 +1,4 @@
-"""NDR-Degrad: re-degrade a clean image from NDR-Restore's degradation features (SPEC §2, training only)."""
+"""NDR-Degrad: re-degrade a clean image from NDR-Restore's degradation features (docs/specification.md §2, training only)."""
 
 from __future__ import annotations
 

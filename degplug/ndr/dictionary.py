@@ -1,4 +1,4 @@
-"""Neural Degradation Representation: a learnable dictionary of degradation tokens (SPEC §2)."""
+"""Neural Degradation Representation: a learnable dictionary of degradation tokens (docs/specification.md §2)."""
 
 from __future__ import annotations
 

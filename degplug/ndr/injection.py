@@ -1,4 +1,4 @@
-"""Degradation Injection (DI): modulate a skip feature by a degradation feature (SPEC §2)."""
+"""Degradation Injection (DI): modulate a skip feature by a degradation feature (docs/specification.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pad an image to a multiple of the U-Net's total stride, and crop back (SPEC §2 test protocol).
+"""Pad an image to a multiple of the U-Net's total stride, and crop back (docs/specification.md §2 test protocol).
 
 :func:`restore_padded` is test-time inference built on both; the scores of the test protocol are
 :mod:`degplug.eval.ndr_protocol`'s.

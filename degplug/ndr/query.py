@@ -1,4 +1,4 @@
-"""Degradation Query (DQ): decompose each pixel's feature over the NDR tokens (SPEC §2)."""
+"""Degradation Query (DQ): decompose each pixel's feature over the NDR tokens (docs/specification.md §2)."""
 
 from __future__ import annotations
 

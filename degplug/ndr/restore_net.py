@@ -1,4 +1,4 @@
-"""NDR-Restore: all-in-one restoration U-Net with degradation query and injection (SPEC §2)."""
+"""NDR-Restore: all-in-one restoration U-Net with degradation query and injection (docs/specification.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bidirectional optimization of NDR-Restore and NDR-Degrad: the one place its loss math lives (SPEC §2).
+"""Bidirectional optimization of NDR-Restore and NDR-Degrad: the one place its loss math lives (docs/specification.md §2).
 
 Both framework adapters (BasicSR, MMagic) call :meth:`NDRTrainingStep.step` (one whole
 iteration: every phase's losses, checks, backward, clipping and steps); they only move batches

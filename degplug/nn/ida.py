@@ -1,5 +1,5 @@
 """IDA layer: inhomogeneous-degradation-aware modulation, a cheap stand-in for a spatially varying
-convolution (UDM paper, SPEC §1.5).
+convolution (UDM paper, docs/specification.md §1.5).
 
     IDA(F, e) = DConv( DS(DConv(e)) ⊙ DS(F) )
 
@@ -74,7 +74,7 @@ def resize_map(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 class IDALayer(nn.Module):
-    """IDA(F, e): condition-gated features at half resolution, brought back up (SPEC §1.5).
+    """IDA(F, e): condition-gated features at half resolution, brought back up (docs/specification.md §1.5).
 
     Args:
         channels: C, channels of the feature map.

@@ -1,4 +1,4 @@
-"""IDA-SFT layer: spatial feature transform with a random state, plus the IDA term (SPEC §1.5).
+"""IDA-SFT layer: spatial feature transform with a random state, plus the IDA term (docs/specification.md §1.5).
 
     out = F · (1 + α(c)) + β(c, n) + IDA(F, c)
 
@@ -49,7 +49,7 @@ def draw_noise_map(like: torch.Tensor, generator: torch.Generator | None) -> tor
 
 
 class IDASFTLayer(nn.Module):
-    """Spatial feature transform with random state, plus IDA (SPEC §1.5).
+    """Spatial feature transform with random state, plus IDA (docs/specification.md §1.5).
 
     Args:
         channels: C, channels of the feature map.

@@ -1,5 +1,5 @@
 """IDA-SFT residual block: IDA-SFT → act → 3×3 conv → IDA-SFT → act → 3×3 conv, plus identity
-(SPEC §1.5).
+(docs/specification.md §1.5).
 
 Pre-activation order (norm → act → conv, convolutions without bias). The conditional IDA-SFT
 modulation stands in the normalisation slot, as in SPADE-style blocks; an optional

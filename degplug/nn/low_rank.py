@@ -1,4 +1,4 @@
-"""Low-rank (CP) 3-D attention over channels × height × width (NDR-Restore's DI, SPEC §2).
+"""Low-rank (CP) 3-D attention over channels × height × width (NDR-Restore's DI, docs/specification.md §2).
 
 A full C×H×W attention cube is expensive to predict; a CP decomposition of rank R builds it from
 R channel vectors, R height vectors and R width vectors:

@@ -1,4 +1,4 @@
-"""Restormer transformer block: MDTA attention + gated-Dconv feed-forward (used by NDR-Restore, SPEC §2).
+"""Restormer transformer block: MDTA attention + gated-Dconv feed-forward (used by NDR-Restore, docs/specification.md §2).
 
 Restormer (Zamir et al., CVPR 2022) replaces spatial self-attention by attention across channels
 ("transposed" attention), whose cost grows linearly with the number of pixels, and uses a gated

@@ -8,7 +8,7 @@ ARCHITECTURES = ("degplug", "official")
 
 @dataclass
 class UDMConfig:
-    """Defaults reproduce the paper's model (SPEC §1); ``UDMConfig.small()`` is for CPU demos and tests.
+    """Defaults reproduce the paper's model (docs/specification.md §1); ``UDMConfig.small()`` is for CPU demos and tests.
 
     Switches used by the ablations: ``use_ida=False`` (SFT only), ``map_channels=0`` (no IDEN,
     global embedding only), ``depthwise_ida`` (depthwise vs dense IDA convolutions).

@@ -1,4 +1,4 @@
-"""MoCo-style contrastive learning of the degradation encoder (SPEC §1.3; He et al. 2020).
+"""MoCo-style contrastive learning of the degradation encoder (docs/specification.md §1.3; He et al. 2020).
 
 The query encoder (HDEN) embeds a degraded image; a momentum copy embeds a positive (another
 crop of the same degraded image, or the same degradation applied to another image); a queue of

@@ -1,4 +1,4 @@
-"""WGAN-GP critic for the UDM GAN loss (SPEC §1.6): one unbounded realness score per image."""
+"""WGAN-GP critic for the UDM GAN loss (docs/specification.md §1.6): one unbounded realness score per image."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class UDMDiscriminator(nn.Module):
         width: channels of the first stage (64).
         depth: number of stride-2 stages (4).
         conditional: also see the clean image x (concatenated), so the critic judges the
-            degradation given the content (SPEC §1.6, optional).
+            degradation given the content (docs/specification.md §1.6, optional).
         norm: "none", "instance" or "layer" (never batch).
 
     Any H, W ≥ 1 works: 3×3 stride-2 convolutions with padding 1 never run out of pixels, and

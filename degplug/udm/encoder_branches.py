@@ -1,4 +1,4 @@
-"""The two convolutional branches shared by HDEN and IDEN (SPEC §1.1, §1.2).
+"""The two convolutional branches shared by HDEN and IDEN (docs/specification.md §1.1, §1.2).
 
 Every convolution is conv (no bias, BatchNorm follows) → BatchNorm → LeakyReLU(0.2).
 

@@ -1,4 +1,4 @@
-"""HDEN, the homogeneous degradation encoder: degraded image → global embedding e_g (SPEC §1.1)."""
+"""HDEN, the homogeneous degradation encoder: degraded image → global embedding e_g (docs/specification.md §1.1)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class HomogeneousEncoder(nn.Module):
     """y: N×3×H×W in [0, 1] → e_g: N×embed_dim (unbounded real vector).
 
     A short-range and a long-range branch, each globally average-pooled (4·width channels each),
-    concatenated (8·width = 512) → Linear → LeakyReLU(0.1) → Linear (SPEC §1.1). About 1.09 M
+    concatenated (8·width = 512) → Linear → LeakyReLU(0.1) → Linear (docs/specification.md §1.1). About 1.09 M
     parameters at the defaults (1.06 M with ``long_kernel=3``, the authors' code setting).
 
     Args:

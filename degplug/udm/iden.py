@@ -1,4 +1,4 @@
-"""IDEN, the inhomogeneous degradation encoder: degraded image → degradation map e_l (SPEC §1.2)."""
+"""IDEN, the inhomogeneous degradation encoder: degraded image → degradation map e_l (docs/specification.md §1.2)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """LatentPool: degradation embeddings of a folder of real degraded images, kept in one file.
 
-The workflow of SPEC §1/§4: encode the user's real degraded images once (``degplug pool``), then
+The workflow of docs/specification.md §1/§4: encode the user's real degraded images once (``degplug pool``), then
 re-apply random pool entries to clean images to make training pairs (``degplug reapply``), so a
 restorer learns the degradations it will meet.
 
 Storage choice: each entry's local map ``e_l`` is stored at the size the encoder produced it
 (half the source image's resolution), one tensor per entry in a list. Resizing to a fixed size
 would throw away spatial detail of large images and invent it for small ones; the synthesis
-network resizes ``e_l`` to the clean image's grid anyway (bilinear, SPEC §1), so a stored map of
+network resizes ``e_l`` to the clean image's grid anyway (bilinear, docs/specification.md §1), so a stored map of
 any size applies to a clean image of any size.
 
 File format (``torch.save`` of plain tensors, lists, strings and numbers, loadable with

@@ -1,6 +1,6 @@
 """UniversalDegradationModel: encode a degradation from one image, apply it to any clean image.
 
-``ŷ = f(x, e_g, e_l, n)`` (SPEC §1): HDEN gives ``e_g``, IDEN gives ``e_l``, both pass through
+``ŷ = f(x, e_g, e_l, n)`` (docs/specification.md §1): HDEN gives ``e_g``, IDEN gives ``e_l``, both pass through
 their rate models (rounded at evaluation, noisy during training), and the IDA-SFT synthesis
 network applies them to the clean image ``x`` with a random state ``n`` drawn from a generator.
 """

@@ -1,6 +1,6 @@
 """The synthesis network's random state ``n`` as explicit tensors (one stack per U-Net level).
 
-``ŷ = f(x, e_g, e_l, n)`` (SPEC §1.5): every IDA-SFT layer of the synthesis U-Net adds a fresh
+``ŷ = f(x, e_g, e_l, n)`` (docs/specification.md §1.5): every IDA-SFT layer of the synthesis U-Net adds a fresh
 1-channel N(0, 1) map at its feature's resolution, normally drawn from a ``torch.Generator``.
 Here that state is made explicit, so it can be saved, edited, or fed to an exported graph
 (``degplug.onnx_export``) that cannot draw the generator's numbers itself:

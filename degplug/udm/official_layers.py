@@ -115,7 +115,7 @@ class OfficialHomogeneousEncoder(nn.Module):
     """HDEN in the authors' layout: y N×3×H×W in [0, 1] → e_g N×embed_dim.
 
     Long-range branch: k×k stride (k−1)/2 (no padding) 3→w, then 3×3 w→w, w→2w, 2w→4w (stride 1);
-    short-range branch as in SPEC §1.1; each globally averaged, concatenated [long, short] (8w)
+    short-range branch as in docs/specification.md §1.1; each globally averaged, concatenated [long, short] (8w)
     → Linear 8w→4w → LeakyReLU(0.1) → Linear 4w→embed_dim.
 
     Args:

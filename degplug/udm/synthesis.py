@@ -1,5 +1,5 @@
 """The degradation synthesis network f(x, e_g, e_l, n): applies an encoded degradation to a clean
-image (SPEC §1.5)."""
+image (docs/specification.md §1.5)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _pre_activation(conv: nn.Module) -> nn.Sequential:
 class DegradationSynthesisNet(nn.Module):
     """ŷ = f(x, e_g, e_l, n): a U-Net of IDA-SFT residual blocks conditioned on the embeddings.
 
-    Layout (SPEC §1.5, w = width): 3×3 3→w; blocks[0] blocks at w; 4×4 stride-2 → 2w; blocks[1];
+    Layout (docs/specification.md §1.5, w = width): 3×3 3→w; blocks[0] blocks at w; 4×4 stride-2 → 2w; blocks[1];
     4×4 stride-2 → 4w; blocks[2]; transposed conv → 2w, skip concat, 3×3 → 2w; blocks[3];
     transposed conv → w, skip concat, 3×3 → w; blocks[4]; 1×1 → 3. Convolutions after the first
     are pre-activation (LeakyReLU(0.2) → conv) without bias. About 11.7 M parameters at the

@@ -1,4 +1,4 @@
-"""One UDM training step, shared by every framework adapter (SPEC §1.6).
+"""One UDM training step, shared by every framework adapter (docs/specification.md §1.6).
 
 ``UDMTrainingStep`` owns the training-only parts (discriminator, contrastive wrapper, losses)
 around a ``UniversalDegradationModel`` and computes, for a batch, the generator-side and the
@@ -53,7 +53,7 @@ DEFAULT_RATE_LR = 1e-3
 
 @dataclass
 class UDMTrainingOptions:
-    """Training-only settings; defaults follow SPEC §1.3/§1.6 (code values).
+    """Training-only settings; defaults follow docs/specification.md §1.3/§1.6 (code values).
 
     ``diversity_c2``: C2 of the diversity loss on [0, 1] images (the authors' 0.03, see
     ``degplug.losses.diversity.DEFAULT_DIVERSITY_C2``). ``rate_lr``: learning rate of the rate
@@ -215,7 +215,7 @@ class UDMTrainingStep(nn.Module):
 
     def _similarity(self, predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """λ_sim·DISTS + λ_l1·L1 (+ λ_local_stats·local statistics), the weighted similarity of
-        SPEC §1.6 (weights applied here)."""
+        docs/specification.md §1.6 (weights applied here)."""
         w = self.options.weights
         total = predicted.new_zeros((), dtype=torch.float32)
         if self.similarity is not None:  # a network (VGG): under the step's autocast, its score in float32

@@ -1,4 +1,4 @@
-"""UDM ablations (SPEC §1.7): one switch each, trained with identical data, seeds and iterations.
+"""UDM ablations (docs/specification.md §1.7): one switch each, trained with identical data, seeds and iterations.
 
 Each switch is a single key of the model config or of the loss weights, the same keys the
 BasicSR options expose (``network_g.use_ida``, ``network_g.map_channels: 0``,
@@ -12,7 +12,7 @@ no_rate            weights rate_g = rate_l = 0                  0.290 / 0.334
 no_ida             use_ida = False (SFT only)                   0.298 / 0.356
 no_iden            map_channels = 0 (global embedding only)     (not reported alone)
 no_ida_no_iden     use_ida = False, map_channels = 0            0.577 / 0.588
-depthwise_ida      depthwise_ida = True                         (SPEC: measure)
+depthwise_ida      depthwise_ida = True                         (docs/specification.md §1.5: measure)
 no_diversity       weights diversity = 0                        (not reported)
 =================  ===========================================  ==============================
 

@@ -10,7 +10,7 @@ For every channel the global means and (co)variances of the two feature maps giv
 ``s = (2 σxy + c2) / (σx² + σy² + c2)``; ``DISTS = 1 − Σ (α l + β s)`` with learned α, β ≥ 0
 normalised so that Σ (α + β) = 1. DISTS(x, x) = 0.
 
-The similarity loss of UDM (SPEC §1.6) is DISTS × 10. DISTS tolerates resampling of textures
+The similarity loss of UDM (docs/specification.md §1.6) is DISTS × 10. DISTS tolerates resampling of textures
 (e.g. a different noise realisation), which is why UDM uses it for stochastic degradations.
 """
 
@@ -210,7 +210,7 @@ class DISTS(nn.Module):
 
 
 class DISTSLoss(nn.Module):
-    """UDM's similarity loss (SPEC §1.6): ``loss_weight · (scale · DISTS + l1_weight · L1)``.
+    """UDM's similarity loss (docs/specification.md §1.6): ``loss_weight · (scale · DISTS + l1_weight · L1)``.
 
     Args:
         loss_weight: overall weight (λ_similarity, 1 in the authors' code).

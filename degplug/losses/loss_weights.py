@@ -1,4 +1,4 @@
-"""Weights λ of UDM's training objective (SPEC §1.6): total = Σ λ · L."""
+"""Weights λ of UDM's training objective (docs/specification.md §1.6): total = Σ λ · L."""
 
 from __future__ import annotations
 

@@ -30,13 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from degplug.data.folders import list_image_files
     from degplug.data.image_io import read_image
-    from degplug.eval.embedding_analysis import (
-        SINGLE_OP_PIPELINE,
-        analyze_embeddings,
-        collect_embeddings,
-        save_analysis,
-        synthetic_degraded_images,
-    )
+    from degplug.eval.analysis_data import SINGLE_OP_PIPELINE, collect_embeddings, synthetic_degraded_images
+    from degplug.eval.analysis_report import analysis_markdown, save_analysis
+    from degplug.eval.embedding_statistics import analyze_embeddings
     from degplug.eval.evaluation_tuples import is_paired_folder
 
     model, device = load_udm(args)
@@ -50,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     embeddings = collect_embeddings(model, images, params, device=device)
     analysis = analyze_embeddings(embeddings, relative_threshold=args.threshold)
     written = save_analysis(analysis, embeddings, args.out)
-    print(analysis.to_markdown())
+    print(analysis_markdown(analysis))
     print("wrote " + ", ".join(str(p) for p in written.values()))
     return 0

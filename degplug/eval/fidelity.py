@@ -53,7 +53,7 @@ from degplug.eval.degradation_statistics import (
     score_statistics,
     weighted_fraction,
 )
-from degplug.eval.embedding_analysis import active_dimensions, pearson
+from degplug.eval.embedding_statistics import active_dimensions, pearson
 from degplug.eval.metrics import HIGHER_IS_BETTER, MetricSet
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import UniversalDegradationModel

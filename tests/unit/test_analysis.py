@@ -8,14 +8,14 @@ import torch
 
 from degplug.degradations.pipeline import AppliedDegradation, PipelineParams
 from degplug.degradations.registry import params_from_dict
-from degplug.eval.embedding_analysis import (
-    EmbeddingSet,
+from degplug.eval.analysis_data import EmbeddingSet
+from degplug.eval.analysis_report import save_analysis
+from degplug.eval.embedding_statistics import (
     active_dimensions,
     analyze_embeddings,
     parameter_features,
     pca_2d,
     pearson,
-    save_analysis,
 )
 
 torch.set_num_threads(1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from degplug.apps.pool_images import pool_from_image_files
 from degplug.blind.frozen_udm import frozen_udm_on, load_frozen_udm
 from degplug.data.folders import resolve_image_paths
 from degplug.data.sampling_source import derive_seed
@@ -47,7 +48,7 @@ class LatentPoolPairSynthesizer:
             paths = resolve_image_paths(reference_folder)
             if not paths:
                 raise ValueError(f"reference_folder {str(reference_folder)!r} holds no images to encode")
-            pool = LatentPool.from_images(self.udm, paths, progress=False)
+            pool = pool_from_image_files(self.udm, paths, progress=False)
             source = f"reference_folder {str(reference_folder)!r}"
         else:
             source = f"pool {str(pool)!r}" if not isinstance(pool, LatentPool) else "pool"

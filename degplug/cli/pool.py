@@ -12,7 +12,7 @@ from pathlib import Path
 
 from degplug.cli.image_files import list_inputs, report_skip
 from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
-from degplug.udm.latent_pool import LatentPool
+from degplug.apps.pool_images import pool_from_image_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         skipped.append(str(path))
 
     try:
-        pool = LatentPool.from_images(
+        pool = pool_from_image_files(
             model, inputs, batch_size=args.batch_size, progress=not args.no_progress, root=root, on_skip=on_skip,
             max_pixels=max_pixels(args),
         )

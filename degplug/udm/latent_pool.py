@@ -4,6 +4,10 @@ The workflow of docs/specification.md §1/§4: encode the user's real degraded i
 re-apply random pool entries to clean images to make training pairs (``degplug reapply``), so a
 restorer learns the degradations it will meet.
 
+This module works on tensors (:meth:`LatentPool.encode` takes named images); reading a folder of
+image files into a pool, with unreadable files skipped and named, is
+:func:`degplug.apps.pool_images.pool_from_image_files`.
+
 Storage choice: each entry's local map ``e_l`` is stored at the size the encoder produced it
 (half the source image's resolution), one tensor per entry in a list. Resizing to a fixed size
 would throw away spatial detail of large images and invent it for small ones; the synthesis
@@ -31,12 +35,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
 
-from degplug.data.image_io import ImageReadError, read_image, read_image_size
 from degplug.udm.config import UDMConfig
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.model import MIN_SIZE, UniversalDegradationModel
@@ -57,11 +60,6 @@ def model_fingerprint(model: UniversalDegradationModel) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().to("cpu", torch.float64 if tensor.is_floating_point() else tensor.dtype).numpy().tobytes())
     return digest.hexdigest()
-
-
-def _warn_skip(path: Path, reason: str) -> None:
-    warnings.warn(f"latent pool: skipping {str(path)!r}: {reason}", stacklevel=3)
-    logger.warning("latent pool: skipping %s: %s", path, reason)
 
 
 class LatentPool:
@@ -103,43 +101,31 @@ class LatentPool:
 
     # ------------------------------------------------------------- building
     @classmethod
-    def from_images(
+    def encode(
         cls,
         model: UniversalDegradationModel,
-        paths: Sequence[str | Path],
+        images: Iterable[tuple[str, torch.Tensor]],
         batch_size: int = 1,
-        progress: bool = True,
-        root: str | Path | None = None,
-        on_skip: Callable[[Path, str], None] | None = None,
-        max_pixels: int | None = None,
     ) -> LatentPool:
-        """Encode every readable image of ``paths`` with ``model`` (on the model's device).
+        """Encode ``(source name, 3×H×W image in [0, 1])`` pairs with ``model`` (on the model's device).
 
-        Unreadable files (empty, corrupt, missing) and images smaller than the encoder's minimum
-        (8 px) are skipped and reported by name through ``on_skip(path, reason)`` (default: a
-        ``warnings.warn`` and a log line). Images are encoded ``batch_size`` at a time when
-        consecutive images share a size (equal to one-at-a-time encoding up to float rounding). ``root``: source
-        names are stored relative to it (default: the file name only). ``max_pixels``: larger
-        images are skipped (and reported) from their header, before they are decoded.
+        ``images`` is consumed once, lazily (a generator that reads files one at a time keeps one
+        batch in memory). Consecutive images of one size are encoded ``batch_size`` at a time
+        (equal to one-at-a-time encoding up to float rounding). Reading files, and skipping the
+        ones that cannot be read, is the caller's: :func:`degplug.apps.pool_images.pool_from_image_files`.
 
-        ValueError when ``paths`` is empty or no image could be encoded (naming the failures).
+        ValueError when an image is not 3×H×W, is smaller than the encoder's minimum
+        (``MIN_SIZE`` px), or when ``images`` holds none.
         """
-        from tqdm import tqdm
-
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-        paths = [Path(p) for p in paths]
-        if not paths:
-            raise ValueError("cannot build a latent pool from an empty list of images")
-        on_skip = on_skip or _warn_skip
         device = next(model.parameters()).device
         was_training = model.training
         model.eval()
         global_parts: list[torch.Tensor] = []
         local_maps: list[torch.Tensor] = []
         sources: list[str] = []
-        failures: list[str] = []
-        pending: list[tuple[Path, torch.Tensor]] = []
+        pending: list[tuple[str, torch.Tensor]] = []
 
         def flush() -> None:
             if not pending:
@@ -150,38 +136,28 @@ class LatentPool:
             global_parts.append(embedding.global_vector.cpu())
             if embedding.local_map is not None:
                 local_maps.extend(embedding.local_map.cpu().unbind(0))
-            for path, _ in pending:
-                sources.append(str(path.relative_to(root)) if root is not None else path.name)
+            sources.extend(name for name, _ in pending)
             pending.clear()
 
         try:
-            for path in tqdm(paths, desc="pool", unit="img", disable=not progress or len(paths) < 2):
-                size = read_image_size(path) if max_pixels else None
-                if size is not None and size[0] * size[1] > max_pixels:
-                    on_skip(path, f"image is {size[0]}×{size[1]} = {size[0] * size[1]:,} px, more than the limit of {max_pixels:,} px")
-                    failures.append(str(path))
-                    continue
-                try:
-                    image = read_image(path)
-                except (ImageReadError, FileNotFoundError) as error:
-                    reason = error.reason if isinstance(error, ImageReadError) else "file not found"
-                    on_skip(path, reason)
-                    failures.append(str(path))
-                    continue
+            for name, image in images:
+                if image.dim() != 3 or image.shape[0] != 3:
+                    raise ValueError(f"latent pool image {name!r}: expected 3×H×W, got shape {tuple(image.shape)}")
                 if min(image.shape[-2:]) < MIN_SIZE:
-                    on_skip(path, f"image is {image.shape[-2]}×{image.shape[-1]}, the encoder needs at least {MIN_SIZE}×{MIN_SIZE}")
-                    failures.append(str(path))
-                    continue
+                    raise ValueError(
+                        f"latent pool image {name!r}: {image.shape[-2]}×{image.shape[-1]}, "
+                        f"the encoder needs at least {MIN_SIZE}×{MIN_SIZE}"
+                    )
                 if pending and pending[0][1].shape != image.shape:
                     flush()
-                pending.append((path, image))
+                pending.append((str(name), image))
                 if len(pending) >= batch_size:
                     flush()
             flush()
         finally:
             model.train(was_training)
         if not sources:
-            raise ValueError(f"no image could be encoded into the latent pool; unreadable: {failures}")
+            raise ValueError("no image to encode into the latent pool")
         has_maps = model.config.map_channels > 0
         return cls(
             torch.cat(global_parts),

@@ -7,6 +7,7 @@ import warnings
 import pytest
 import torch
 
+from degplug.apps.pool_images import pool_from_image_files
 from degplug.data.image_io import read_image
 from degplug.udm.embedding import DegradationEmbedding
 from degplug.udm.latent_pool import LatentPool
@@ -39,7 +40,7 @@ def _paths(folder):
 
 def test_from_images_stores_each_images_own_encoding_and_map_size(model, degraded_folder):
     paths = _paths(degraded_folder)
-    pool = LatentPool.from_images(model, paths, progress=False)
+    pool = pool_from_image_files(model, paths, progress=False)
     assert len(pool) == 3 and pool.sources == ["d0.png", "d1.png", "d2.png"]
     for index, path in enumerate(paths):
         with torch.no_grad():
@@ -51,9 +52,25 @@ def test_from_images_stores_each_images_own_encoding_and_map_size(model, degrade
     assert not torch.equal(pool.entry(0).global_vector, pool.entry(2).global_vector)
 
 
+def test_encode_takes_named_tensors_and_refuses_bad_ones(model):
+    images = [("a", photo_crop(0, 32, 40)), ("b", photo_crop(1, 28, 36))]
+    pool = LatentPool.encode(model, iter(images), batch_size=2)
+    assert pool.sources == ["a", "b"]
+    for index, (_, image) in enumerate(images):
+        with torch.no_grad():
+            expected = model.encode(image[None])
+        assert torch.equal(pool.entry(index).global_vector, expected.global_vector)
+    with pytest.raises(ValueError, match="'tiny'.*at least"):
+        LatentPool.encode(model, [("tiny", photo_crop(0, 5, 6))])
+    with pytest.raises(ValueError, match="'flat'.*3×H×W"):
+        LatentPool.encode(model, [("flat", torch.zeros(32, 32))])
+    with pytest.raises(ValueError, match="no image"):
+        LatentPool.encode(model, [])
+
+
 def test_batched_encoding_matches_one_at_a_time(model, degraded_folder):
-    single = LatentPool.from_images(model, _paths(degraded_folder), batch_size=1, progress=False)
-    batched = LatentPool.from_images(model, _paths(degraded_folder), batch_size=4, progress=False)
+    single = pool_from_image_files(model, _paths(degraded_folder), batch_size=1, progress=False)
+    batched = pool_from_image_files(model, _paths(degraded_folder), batch_size=4, progress=False)
     assert batched.sources == single.sources
     assert torch.allclose(batched.global_vectors, single.global_vectors, atol=1e-4)
     for a, b in zip(batched.local_maps, single.local_maps):
@@ -61,7 +78,7 @@ def test_batched_encoding_matches_one_at_a_time(model, degraded_folder):
 
 
 def test_save_load_round_trip_is_exact_and_weights_only(model, degraded_folder, tmp_path):
-    pool = LatentPool.from_images(model, _paths(degraded_folder), progress=False)
+    pool = pool_from_image_files(model, _paths(degraded_folder), progress=False)
     path = pool.save(tmp_path / "sub" / "pool.pt")
     raw = torch.load(path, weights_only=True)  # plain tensors, lists and strings only
     assert raw["format_version"] == 1 and raw["sources"] == pool.sources and raw["udm_config"] == model.config.to_dict()
@@ -77,7 +94,7 @@ def test_corrupt_and_too_small_files_are_skipped_and_named(model, degraded_folde
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     tiny = write_folder(tmp_path, {"tiny.png": photo_crop(0, 5, 6)}) / "tiny.png"
     with pytest.warns(UserWarning) as record:
-        pool = LatentPool.from_images(model, [bad, *_paths(degraded_folder), tiny], progress=False)
+        pool = pool_from_image_files(model, [bad, *_paths(degraded_folder), tiny], progress=False)
     messages = " ".join(str(w.message) for w in record)
     assert "bad.png" in messages and "tiny.png" in messages
     assert pool.sources == ["d0.png", "d1.png", "d2.png"]
@@ -87,9 +104,9 @@ def test_all_bad_or_empty_input_is_a_value_error(model, tmp_path):
     (tmp_path / "x.jpg").write_bytes(b"")
     with pytest.raises(ValueError, match="x.jpg"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        LatentPool.from_images(model, [tmp_path / "x.jpg"], progress=False)
+        pool_from_image_files(model, [tmp_path / "x.jpg"], progress=False)
     with pytest.raises(ValueError, match="empty"):
-        LatentPool.from_images(model, [], progress=False)
+        pool_from_image_files(model, [], progress=False)
 
 
 def test_draw_is_uniform_and_driven_only_by_the_generator():
@@ -114,14 +131,14 @@ def test_empty_pool_draw_is_a_value_error():
 
 
 def test_pool_from_a_differently_sized_udm_is_rejected_with_the_option_named(model, degraded_folder, tmp_path):
-    pool = LatentPool.from_images(model, _paths(degraded_folder)[:1], progress=False)
+    pool = pool_from_image_files(model, _paths(degraded_folder)[:1], progress=False)
     other = tiny_udm(embed_dim=12)
     with pytest.raises(ValueError, match="embed_dim"):
         pool.check_compatible(other)
 
 
 def test_same_config_other_weights_warns_but_is_accepted(model, degraded_folder):
-    pool = LatentPool.from_images(model, _paths(degraded_folder)[:1], progress=False)
+    pool = pool_from_image_files(model, _paths(degraded_folder)[:1], progress=False)
     with pytest.warns(UserWarning, match="other encoder weights"):
         pool.check_compatible(tiny_udm(seed=1))
 
@@ -139,7 +156,7 @@ def test_load_rejects_missing_and_foreign_files(tmp_path):
 
 def test_udm_without_local_encoder_makes_a_pool_without_maps(degraded_folder, tmp_path):
     model = tiny_udm(map_channels=0)
-    pool = LatentPool.from_images(model, _paths(degraded_folder)[:2], progress=False)
+    pool = pool_from_image_files(model, _paths(degraded_folder)[:2], progress=False)
     loaded = LatentPool.load(pool.save(tmp_path / "p.pt"))
     assert loaded.local_maps is None and loaded.entry(1).local_map is None
     assert loaded.global_vectors.shape == (2, 16)

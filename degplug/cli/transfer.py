@@ -24,7 +24,7 @@ from degplug.cli.image_files import (
 )
 from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
-from degplug.udm.video import degrade_video, is_video_file
+from degplug.apps.video_files import degrade_video, is_video_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,12 +8,8 @@ import torch
 
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import UniversalDegradationModel
-from degplug.udm.video import (
-    TemporalNoiseSource,
-    degrade_sequence,
-    degrade_video,
-    read_frames,
-)
+from degplug.apps.video_files import degrade_video, read_frames
+from degplug.udm.video import TemporalNoiseSource, degrade_sequence
 
 torch.set_num_threads(1)
 TINY = UDMConfig.small(embed_dim=16, encoder_width=8, synthesis_width=8, rate_hidden=8).to_dict()
@@ -121,7 +117,7 @@ def test_video_file_is_written_and_read_back(tmp_path):
     model = noisy_model()
     embedding = model.encode(torch.rand(1, 3, 16, 16))
     frames = [torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(4)]
-    from degplug.udm.video import FrameWriter
+    from degplug.apps.video_files import FrameWriter
 
     writer = FrameWriter(tmp_path / "in.avi", fps=10)
     for frame in frames:

@@ -5,7 +5,7 @@
 # degraded images (docs/specification.md §4). Same arch, loss, crops, batch, learning rate and schedule as the BasicSR
 # file (the file keeps its earlier name, from when it trained NAFNet); BasicSR's EMA of the weights
 # (train.ema_decay 0.999) has no counterpart here.
-#   degplug pool --ckpt udm.pth --input my_real_degraded/ --output pools/real.pth
+#   degplug pool --ckpt udm.pth --input my_real_degraded/ --out pools/real.pth
 #   python -m mmagic_ext.train configs/blind_nafnet.py
 _base_ = 'mmagic::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmagic_ext'], allow_failed_imports=False)

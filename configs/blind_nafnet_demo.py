@@ -1,8 +1,8 @@
 # CPU demo of configs/blind_nafnet.py, the MMagic twin of options/blind_swinir_demo.yml: a tiny SwinIRNet,
 # the embedded photographs, minutes on a CPU.
 #   basicsr train -opt options/udm_demo.yml      (or the MMagic twin configs/udm_demo.py)
-#   degplug degrade --pipeline noise25 --input <embedded val photos> --output real/
-#   degplug pool --ckpt experiments/udm_demo/models/udm_latest.pth --input real/ --output pools/demo.pth
+#   degplug degrade --preset noise25 --input <embedded val photos> --out real/
+#   degplug pool --ckpt experiments/udm_demo/models/udm_latest.pth --input real/ --out pools/demo.pth
 #   python -m mmagic_ext.train configs/blind_nafnet_demo.py
 _base_ = './blind_nafnet.py'
 

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--restorer", required=True, help=f"built-in ({', '.join(BUILTIN_RESTORERS)}) or a YAML/JSON restorer config file")
     parser.add_argument("--udm", required=True, help="trained UDM checkpoint")
     parser.add_argument("--input", required=True, help="folder of degraded images (or one image)")
-    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--out", "--output", required=True, help="output folder")
     parser.add_argument("--mode", choices=("auto", "operator", "data"), default="auto", help="BlindWrapper mode (default auto)")
     parser.add_argument("--allow-python-import", action="store_true",
                         help="let a --restorer file with 'framework: python' and 'allow_python_import: true' import the class it names")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as error:
             raise ValueError(f"--plugin {module!r} cannot be imported: {error}") from error
     inputs, root = list_inputs(args.input, "--input")
-    output = Path(args.output)
+    output = Path(args.out)
     targets = [output / relative_stem(path, root).with_suffix(".png") for path in inputs]
     check_unique_outputs(zip(inputs, targets))
     device = resolve_device(args.device)

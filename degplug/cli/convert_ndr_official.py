@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     path = convert_official_checkpoint(args.src, out)
     print(
         f"wrote {path}: NDR-Restore (27.3 M parameters, RGB) and NDR-Degrad from {args.src}\n"
-        f"  degplug restore --ckpt {path} --input DIR --output DIR\n"
+        f"  degplug restore --ckpt {path} --input DIR --out DIR\n"
         f"  degplug eval ndr --ckpt {path} --data DIR\n"
         f"  BasicSR: path.pretrain_network_g: {path}   MMagic: load_from = '{path}'"
     )

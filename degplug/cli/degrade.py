@@ -34,7 +34,7 @@ from degplug.utils.random import make_generator
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="an image file or a folder of images (searched recursively)")
-    parser.add_argument("--output", required=True, help="folder for the degraded PNGs and their parameter JSONs")
+    parser.add_argument("--out", "--output", required=True, help="folder for the degraded PNGs and their parameter JSONs")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", default=None, help=f"degradation preset: {', '.join(preset_names())} (default: realistic)")
     source.add_argument("--config", default=None, help="pipeline config file (YAML or JSON) instead of a preset")
@@ -81,7 +81,7 @@ def _existing_outputs(targets: list[tuple[Path, Path]], args: argparse.Namespace
         return {index for index in present if targets[index][0].is_file() and targets[index][1].is_file()}
     example = targets[present[0]][0] if targets[present[0]][0].exists() else targets[present[0]][1]
     raise ValueError(
-        f"--output {str(output)!r} already holds the outputs of {len(present)} of the {len(targets)} input(s) "
+        f"--out {str(output)!r} already holds the outputs of {len(present)} of the {len(targets)} input(s) "
         f"(e.g. {str(example)!r}); pass --overwrite to replace them or --skip-existing to keep them and degrade only the others"
     )
 
@@ -89,11 +89,11 @@ def _existing_outputs(targets: list[tuple[Path, Path]], args: argparse.Namespace
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    output = Path(args.output)
+    output = Path(args.out)
     if output.exists() and not output.is_dir():
-        raise ValueError(f"--output {str(output)!r} is a file; degrade writes a folder of images and JSONs")
+        raise ValueError(f"--out {str(output)!r} is a file; degrade writes a folder of images and JSONs")
     if output.exists() and Path(args.input).is_dir() and output.resolve() == Path(args.input).resolve():
-        raise ValueError(f"--output {str(output)!r} is the input folder; the degraded PNGs would replace the inputs: choose another folder")
+        raise ValueError(f"--out {str(output)!r} is the input folder; the degraded PNGs would replace the inputs: choose another folder")
     fixed_params = _load_params(args.params) if args.params else None
     pipeline = _pipeline(args) if fixed_params is None else None
     inputs, root = list_inputs(args.input, "--input", exclude=[output])

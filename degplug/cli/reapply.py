@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_udm_arguments(parser)
     parser.add_argument("--pool", required=True, help="latent pool file written by `degplug pool`")
     parser.add_argument("--input", required=True, help="folder of clean images (or one image)")
-    parser.add_argument("--output", required=True, help="output folder (gets lq/, gt/ and applied.json)")
+    parser.add_argument("--out", "--output", required=True, help="output folder (gets lq/, gt/ and applied.json)")
     parser.add_argument("--seed", type=int, default=0, help="base seed of the entry draws and synthesis noise (default 0)")
     parser.add_argument("--per-image", type=int, default=1, metavar="K", help="degraded versions per clean image (default 1)")
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.per_image < 1:
         raise ValueError(f"--per-image must be at least 1, got {args.per_image}")
     inputs, root = list_inputs(args.input, "--input")
-    output = Path(args.output)
+    output = Path(args.out)
     stems = [flat_stem(path, root) for path in inputs]
     names = [[stem] if args.per_image == 1 else [f"{stem}_{j}" for j in range(args.per_image)] for stem in stems]
     check_unique_outputs((path, output / "lq" / f"{name}.png") for path, group in zip(inputs, names) for name in group)

@@ -17,7 +17,7 @@ from degplug.ndr.padding import restore_padded
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_ndr_checkpoint_arguments(parser)
     parser.add_argument("--input", required=True, help="a degraded image or a folder of them (recursive)")
-    parser.add_argument("--output", required=True, help="folder for the restored PNGs (sub-folders are kept)")
+    parser.add_argument("--out", "--output", required=True, help="folder for the restored PNGs (sub-folders are kept)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda if available, else cpu")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     restorer = load_ndr_restorer(args).to(device)
     paths, root = list_inputs(args.input, "--input")
-    output = Path(args.output)
+    output = Path(args.out)
     targets = [(path, output / relative_stem(path, root).with_suffix(".png")) for path in paths]
     check_unique_outputs(targets)
     target_of = dict(targets)

@@ -61,7 +61,7 @@ def test_ndr_trains_resumes_and_restores(tmp_path, subprocess_env, schedule):
         photo = read_image(embedded_photo_paths("val")[0])[:, :37, :45]
         write_image(inputs / "odd.png", photo)
         assert degplug_main(["restore", "--ckpt", str(experiment / "models" / "ndr_latest.pth"),
-                             "--input", str(inputs), "--output", str(tmp_path / "restored"), "--no-progress"]) == 0
+                             "--input", str(inputs), "--out", str(tmp_path / "restored"), "--no-progress"]) == 0
         assert read_image(tmp_path / "restored" / "odd.png").shape == (3, 37, 45)
 
 

@@ -41,11 +41,11 @@ def test_an_output_path_that_is_a_file_is_named(files, tmp_path, capsys, verb):
     ckpt, clean, blocker = str(files / "udm.pt"), str(files / "clean.png"), files / "a_file"
     if verb == "reapply":
         assert main(["pool", "--ckpt", ckpt, "--input", clean, "--out", str(tmp_path / "pool.pt"), *CPU]) == 0
-        argv = ["reapply", "--ckpt", ckpt, "--pool", str(tmp_path / "pool.pt"), "--input", clean, "--output", str(blocker)]
+        argv = ["reapply", "--ckpt", ckpt, "--pool", str(tmp_path / "pool.pt"), "--input", clean, "--out", str(blocker)]
     elif verb == "transfer":
         argv = ["transfer", "--ckpt", ckpt, "--ref", clean, "--input", str(files / "in"), "--out", str(blocker / "sub")]
     else:
-        argv = ["degrade", "--input", clean, "--output", str(blocker / "sub"), "--no-progress"]
+        argv = ["degrade", "--input", clean, "--out", str(blocker / "sub"), "--no-progress"]
     capsys.readouterr()
     assert main([*argv, *([] if verb == "degrade" else CPU)]) == 1
     assert "a_file" in _error_line(capsys)
@@ -94,7 +94,7 @@ def test_a_checkpoint_config_of_the_wrong_type_is_named(files, tmp_path, capsys,
 def test_a_parameter_file_with_a_bad_value_is_named(files, tmp_path, capsys, params, expected):
     path = tmp_path / "params.json"
     path.write_text(json.dumps({"steps": [{"type": "gaussian_noise", "params": params}]}))
-    argv = ["degrade", "--input", str(files / "clean.png"), "--output", str(tmp_path / "o"), "--params", str(path), "--no-progress"]
+    argv = ["degrade", "--input", str(files / "clean.png"), "--out", str(tmp_path / "o"), "--params", str(path), "--no-progress"]
     assert main(argv) == 1
     line = _error_line(capsys)
     assert "params.json" in line and "step 0 ('gaussian_noise')" in line and expected in line
@@ -104,7 +104,7 @@ def test_a_parameter_file_that_is_not_json_or_not_a_pipeline_is_named(files, tmp
     for text, expected in (("{not json", "not valid JSON"), ('{"steps": 3}', "'steps' list"), ("[1, 2]", "'steps' list")):
         path = tmp_path / "params.json"
         path.write_text(text)
-        assert main(["degrade", "--input", str(files / "clean.png"), "--output", str(tmp_path / "o"), "--params", str(path)]) == 1
+        assert main(["degrade", "--input", str(files / "clean.png"), "--out", str(tmp_path / "o"), "--params", str(path)]) == 1
         line = _error_line(capsys)
         assert "params.json" in line and expected in line
 

@@ -74,17 +74,17 @@ def test_restore_and_eval_read_framework_weight_files_given_the_network_sizes(tm
     for name, state in files.items():
         torch.save(state, tmp_path / name)
         code = main(["restore", "--ckpt", str(tmp_path / name), "--ndr-config", sizes, "--input", str(tmp_path / "in"),
-                     "--output", str(tmp_path / name.replace(".pth", "")), "--device", "cpu", "--no-progress"])
+                     "--out", str(tmp_path / name.replace(".pth", "")), "--device", "cpu", "--no-progress"])
         assert code == 0, name
         restored = read_image(tmp_path / name.replace(".pth", "") / "a.png")
         assert (restored - expected).abs().max() <= 1 / 255 + 1e-6, name  # 8-bit PNG rounding only
         capsys.readouterr()
         # without the sizes: one clear line saying what to pass
         assert main(["restore", "--ckpt", str(tmp_path / name), "--input", str(tmp_path / "in"),
-                     "--output", str(tmp_path / "none"), "--device", "cpu"]) == 1
+                     "--out", str(tmp_path / "none"), "--device", "cpu"]) == 1
         assert "--ndr-config" in capsys.readouterr().err
     assert main(["restore", "--ckpt", str(tmp_path / "bare.pth"), "--ndr-config", "[1]", "--input", str(tmp_path / "in"),
-                 "--output", str(tmp_path / "none"), "--device", "cpu"]) == 1
+                 "--out", str(tmp_path / "none"), "--device", "cpu"]) == 1
     assert "--ndr-config: expected a JSON object" in capsys.readouterr().err
 
 

@@ -149,7 +149,7 @@ def test_reapply_writes_matched_pairs_and_a_json_that_reproduces_each(files, tmp
     outputs = []
     for name in ("r1", "r2"):
         out = tmp_path / name
-        args = ["reapply", "--ckpt", files["ckpt"], "--pool", str(pool_path), "--input", str(files["clean"]), "--output", str(out)]
+        args = ["reapply", "--ckpt", files["ckpt"], "--pool", str(pool_path), "--input", str(files["clean"]), "--out", str(out)]
         assert main([*args, "--seed", "11", "--per-image", "2", *CPU]) == 0
         outputs.append(out)
     record = json.loads((outputs[0] / "applied.json").read_text())
@@ -193,7 +193,7 @@ def test_pool_from_a_differently_sized_udm_is_exit_1_naming_the_pool(files, tmp_
     tiny_udm(embed_dim=12).save_checkpoint(other_ckpt)
     pool_path = tmp_path / "wide_pool.pt"
     assert main(["pool", "--ckpt", str(other_ckpt), "--input", str(files["refs"]), "--out", str(pool_path), *CPU]) == 0
-    args = ["reapply", "--ckpt", files["ckpt"], "--pool", str(pool_path), "--input", str(files["clean"]), "--output", str(tmp_path / "r"), *CPU]
+    args = ["reapply", "--ckpt", files["ckpt"], "--pool", str(pool_path), "--input", str(files["clean"]), "--out", str(tmp_path / "r"), *CPU]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "wide_pool.pt" in err and "embed_dim" in err
@@ -210,7 +210,7 @@ def test_corrupt_reference_and_bad_arguments_are_exit_1_with_the_cause(files, tm
     assert ".png" in capsys.readouterr().err
     assert main(["encode", "--ckpt", files["ckpt"], "--input", str(files["clean"]), "--out", str(tmp_path / "e.pt"), *CPU]) == 1
     assert "degplug pool" in capsys.readouterr().err
-    assert main(["reapply", "--ckpt", files["ckpt"], "--pool", str(tmp_path / "none.pt"), "--input", clean, "--output", str(tmp_path / "r"), *CPU]) == 1
+    assert main(["reapply", "--ckpt", files["ckpt"], "--pool", str(tmp_path / "none.pt"), "--input", clean, "--out", str(tmp_path / "r"), *CPU]) == 1
     assert "none.pt" in capsys.readouterr().err
 
 

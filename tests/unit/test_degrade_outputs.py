@@ -13,7 +13,7 @@ from tests.unit.degradation_helpers import textured_image
 
 
 def _degrade(inputs, out, *extra):
-    return main(["degrade", "--input", str(inputs), "--output", str(out), "--preset", "noise25", "--no-progress", *extra])
+    return main(["degrade", "--input", str(inputs), "--out", str(out), "--preset", "noise25", "--no-progress", *extra])
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_udm_and_restore_verbs_refuse_to_write_over_their_inputs(tmp_path, capsy
     cpu = ["--device", "cpu", "--no-progress"]
     runs = [
         ["transfer", "--ckpt", str(tmp_path / "udm.pt"), "--ref", str(folder / "c.png"), "--input", str(folder), "--out", str(folder), *cpu],
-        ["restore", "--ckpt", str(tmp_path / "ndr.pth"), "--input", str(folder), "--output", str(folder), *cpu],
+        ["restore", "--ckpt", str(tmp_path / "ndr.pth"), "--input", str(folder), "--out", str(folder), *cpu],
     ]
     for argv in runs:
         assert main(argv) == 1

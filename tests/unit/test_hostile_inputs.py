@@ -114,7 +114,7 @@ def good(tmp_path_factory) -> dict[str, Path]:
     for index in range(2):  # named to sort after the hostile image, so that it is read first
         write_image(root / "folder" / f"z_good{index}.png", photo_crop(index, 40, 40))
     assert main(["pool", "--ckpt", str(root / "udm.pt"), "--input", str(root / "ref.png"), "--out", str(root / "pool.pt"), *CPU]) == 0
-    assert main(["degrade", "--input", str(root / "clean.png"), "--output", str(root / "params"), "--preset", "noise25", "--no-progress"]) == 0
+    assert main(["degrade", "--input", str(root / "clean.png"), "--out", str(root / "params"), "--preset", "noise25", "--no-progress"]) == 0
     (root / "pnp.yml").write_text("framework: degplug\ntype: PlugAndPlayHQS\niterations: 1\ndata_steps: 1\n")
     return {"root": root, "udm": root / "udm.pt", "ndr": root / "ndr.pth", "clean": root / "clean.png", "ref": root / "ref.png",
             "ref_b": root / "ref_b.png", "folder": root / "folder", "pool": root / "pool.pt",
@@ -133,15 +133,15 @@ def _argv(verb: str, good: dict, out: Path, image: Path | None = None, slot: str
     udm, ndr = ckpt("--ckpt", good["udm"]), ckpt("--ckpt", good["ndr"])
     data = str(out.parent / "data")
     table = {
-        "degrade": (["degrade", "--input", clean, "--output", str(out), "--preset", "noise25", "--no-progress"], out),
-        "degrade --params": (["degrade", "--input", clean, "--output", str(out), "--params", ckpt("--params", good["params"]), "--no-progress"], out),
+        "degrade": (["degrade", "--input", clean, "--out", str(out), "--preset", "noise25", "--no-progress"], out),
+        "degrade --params": (["degrade", "--input", clean, "--out", str(out), "--params", ckpt("--params", good["params"]), "--no-progress"], out),
         "transfer": (["transfer", "--ckpt", udm, "--ref", str(good["ref"]), "--input", clean, "--out", str(out / "t.png"), *CPU], out / "t.png"),
         "transfer --ref": (["transfer", "--ckpt", udm, "--ref", clean, "--input", str(good["clean"]), "--out", str(out / "t.png"), *CPU], out / "t.png"),
         "encode": (["encode", "--ckpt", udm, "--input", clean, "--out", str(out / "e.pt"), *CPU], out / "e.pt"),
         "sample": (["sample", "--ckpt", udm, "--ref", str(good["ref"]), "--input", clean, "--out", str(out), "--num", "1", *CPU], out),
         "sample --ref": (["sample", "--ckpt", udm, "--ref", clean, "--input", str(good["clean"]), "--out", str(out), "--num", "1", *CPU], out),
         "pool": (["pool", "--ckpt", udm, "--input", clean, "--out", str(out / "p.pt"), *CPU], out / "p.pt"),
-        "reapply": (["reapply", "--ckpt", udm, "--pool", ckpt("--pool", good["pool"]), "--input", clean, "--output", str(out), *CPU], out / "lq"),
+        "reapply": (["reapply", "--ckpt", udm, "--pool", ckpt("--pool", good["pool"]), "--input", clean, "--out", str(out), *CPU], out / "lq"),
         "eval udm": (["eval", "udm", "--ckpt", udm, "--data", data, "--pairs", "2", "--crop-size", "24", "--metrics", "psnr",
                       "--out", str(out / "table"), *CPU[:2]], out / "table.md"),
         "eval ndr": (["eval", "ndr", "--ckpt", ndr, "--data", data, "--limit", "3", "--out", str(out / "table"), *CPU[:2]], out / "table.md"),
@@ -151,9 +151,9 @@ def _argv(verb: str, good: dict, out: Path, image: Path | None = None, slot: str
                   "--out", str(out / "strip.png"), *CPU], out / "strip.png"),
         "edit --ref": (["edit", "--ckpt", udm, "--input", str(good["clean"]), "--ref", clean, "--dim", "0", "--factors", "0", "1",
                         "--out", str(out / "strip.png"), *CPU], out / "strip.png"),
-        "blind": (["blind", "--restorer", str(good["pnp"]), "--udm", ckpt("--udm", good["udm"]), "--input", clean, "--output", str(out),
+        "blind": (["blind", "--restorer", str(good["pnp"]), "--udm", ckpt("--udm", good["udm"]), "--input", clean, "--out", str(out),
                    "--operator-samples", "1", *CPU], out),
-        "restore": (["restore", "--ckpt", ndr, "--input", clean, "--output", str(out), *CPU], out),
+        "restore": (["restore", "--ckpt", ndr, "--input", clean, "--out", str(out), *CPU], out),
     }
     return table[verb]
 

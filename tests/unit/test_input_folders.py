@@ -74,13 +74,13 @@ def test_cli_lists_through_links_and_names_broken_ones_on_stderr(linked_tree, ca
 
 def test_degrade_follows_a_linked_folder_and_reports_the_broken_link(linked_tree, tmp_path, capsys):
     out = tmp_path / "degraded"
-    assert main(["degrade", "--input", str(linked_tree), "--output", str(out), "--preset", "jpeg", "--no-progress"]) == 0
+    assert main(["degrade", "--input", str(linked_tree), "--out", str(out), "--preset", "jpeg", "--no-progress"]) == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["a.png", "link/c.png", "real/b.png"]
     assert "broken.png" in capsys.readouterr().err
 
 
 def test_input_that_is_a_broken_link_is_a_clear_error(tmp_path, capsys):
     os.symlink(tmp_path / "gone", tmp_path / "input")
-    assert main(["degrade", "--input", str(tmp_path / "input"), "--output", str(tmp_path / "o"), "--no-progress"]) == 1
+    assert main(["degrade", "--input", str(tmp_path / "input"), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "broken symbolic link" in err and "gone" in err and "Traceback" not in err

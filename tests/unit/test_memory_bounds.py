@@ -41,7 +41,7 @@ def _verbs(root, tmp):
         "encode": ["encode", "--ckpt", ckpt, "--input", clean, "--out", str(tmp / "e.pt")],
         "sample": ["sample", "--ckpt", ckpt, "--ref", ref, "--input", clean, "--out", str(tmp / "s"), "--num", "1"],
         "pool": ["pool", "--ckpt", ckpt, "--input", str(root / "folder"), "--out", str(tmp / "p.pt")],
-        "reapply": ["reapply", "--ckpt", ckpt, "--pool", str(root / "pool.pt"), "--input", str(root / "folder"), "--output", str(tmp / "r")],
+        "reapply": ["reapply", "--ckpt", ckpt, "--pool", str(root / "pool.pt"), "--input", str(root / "folder"), "--out", str(tmp / "r")],
         "edit": ["edit", "--ckpt", ckpt, "--input", clean, "--ref", ref, "--dim", "0", "--factors", "0", "1", "--out", str(tmp / "strip.png")],
     }
 
@@ -122,7 +122,7 @@ def test_resize_scale_3000_in_a_parameter_file_is_refused_with_the_allowed_range
     write_image(tmp_path / "in" / "a.png", photo_crop(0, 12, 12))
     params = {"pipeline": None, "steps": [{"type": "resize", "params": {"scale": 3000, "interpolation": "bicubic"}}]}
     (tmp_path / "p.json").write_text(json.dumps(params))
-    argv = ["degrade", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"), "--params", str(tmp_path / "p.json"), "--no-progress"]
+    argv = ["degrade", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--params", str(tmp_path / "p.json"), "--no-progress"]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "p.json" in err and "scale" in err and "3000" in err and "[0.01, 4]" in err

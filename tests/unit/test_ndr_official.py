@@ -220,7 +220,7 @@ def test_converted_file_serves_degplug_basicsr_and_mmagic_layouts(converted, tmp
     with torch.no_grad():
         assert torch.equal(load_restorer(converted).eval()(x), restorer.eval()(x))  # degplug eval ndr
     write_image(tmp_path / "in" / "a.png", x[0])
-    assert main(["restore", "--ckpt", str(converted), "--input", str(tmp_path / "in"), "--output",
+    assert main(["restore", "--ckpt", str(converted), "--input", str(tmp_path / "in"), "--out",
                  str(tmp_path / "out"), "--device", "cpu", "--no-progress"]) == 0
     assert read_image(tmp_path / "out" / "a.png").shape == (3, 16, 16)
 
@@ -259,5 +259,5 @@ def test_foreign_or_damaged_files_are_refused_naming_what_is_wrong(official_file
 def test_unconverted_authors_file_given_to_restore_names_the_converter(official_file, tmp_path, capsys):
     src, _ = official_file
     write_image(tmp_path / "in" / "a.png", torch.rand(3, 8, 8))
-    assert main(["restore", "--ckpt", str(src), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")]) == 1
+    assert main(["restore", "--ckpt", str(src), "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 1
     assert "degplug convert ndr-official" in capsys.readouterr().err

@@ -362,7 +362,7 @@ def test_blind_command_refuses_a_yaml_naming_os_system(tmp_path):
     config.write_text(yaml.safe_dump({"framework": "python", "type": "os:system", "allow_python_import": True,
                                       "command": f"touch {marker}"}))
     command = [sys.executable, "-m", "degplug.cli.main", "blind", "--restorer", str(config), "--udm", str(tmp_path / "udm.pth"),
-               "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--device", "cpu", "--no-progress"]
+               "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--device", "cpu", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     errors = []
     for extra in ([], ["--allow-python-import"]):

@@ -17,6 +17,7 @@ import torch
 from degplug.cli.image_files import read_udm_image
 from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
+from degplug.utils.atomic import atomic_write_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
         strip = render_strip(model, clean, embeddings, seed=args.seed)
     write_image(out, strip[0])
     print(f"wrote {out}: clean, " + ", ".join(labels))
-    out.with_suffix(".json").write_text(json.dumps({"pictures": ["clean", *labels]}, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out.with_suffix(".json"), json.dumps({"pictures": ["clean", *labels]}, indent=2) + "\n")
     return 0

@@ -31,6 +31,7 @@ from degplug.cli.udm_options import add_udm_arguments, load_udm, max_pixels
 from degplug.data.image_io import write_image
 from degplug.data.sampling_source import derive_seed
 from degplug.udm.latent_pool import LatentPool
+from degplug.utils.atomic import atomic_write_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
         "skipped": skipped,
     }
     output.mkdir(parents=True, exist_ok=True)
-    (output / "applied.json").write_text(json.dumps(record, indent=2))
+    atomic_write_text(output / "applied.json", json.dumps(record, indent=2))
     print(f"wrote {len(pairs)} pair(s) to {output}/lq and {output}/gt" + (f"; skipped {len(skipped)}: {skipped}" if skipped else ""))
     return 0 if pairs else 1

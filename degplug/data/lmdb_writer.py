@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from degplug.data.image_io import read_image
+from degplug.utils.atomic import atomic_write_text
 
 
 def write_lmdb(image_paths: Iterable[str | Path], lmdb_folder: str | Path, map_size: int | None = None) -> Path:
@@ -33,5 +34,5 @@ def write_lmdb(image_paths: Iterable[str | Path], lmdb_folder: str | Path, map_s
             transaction.put(path.stem.encode(), path.read_bytes())
             lines.append(f"{path.stem}{path.suffix.lower()} ({image.shape[1]},{image.shape[2]},3) 1")
     environment.close()
-    (folder / "meta_info.txt").write_text("\n".join(lines) + "\n")
+    atomic_write_text(folder / "meta_info.txt", "\n".join(lines) + "\n")
     return folder

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from degplug.eval.analysis_data import EmbeddingSet
 from degplug.eval.embedding_statistics import EmbeddingAnalysis, pca_2d, strongest_correlations
+from degplug.utils.atomic import atomic_write_text
 
 
 def analysis_markdown(analysis: EmbeddingAnalysis, top: int = 3) -> str:
@@ -110,8 +111,8 @@ def save_analysis(analysis: EmbeddingAnalysis, embeddings: EmbeddingSet, folder:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = {"markdown": folder / "analysis.md", "json": folder / "analysis.json"}
-    written["markdown"].write_text(analysis_markdown(analysis), encoding="utf-8")
-    written["json"].write_text(json.dumps(analysis.to_dict(), indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(written["markdown"], analysis_markdown(analysis))
+    atomic_write_text(written["json"], json.dumps(analysis.to_dict(), indent=2) + "\n")
     written["variances"] = plot_variances(analysis, folder / "variances.png")
     written["projection"] = plot_projection(embeddings, analysis.labels, folder / "projection.png")
     local = plot_local_maps(embeddings, analysis.labels, folder / "local_maps.png")

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from degplug.eval.ndr_scoring import TaskAccumulator, TaskMetrics, image_scores, score_batch
+from degplug.utils.atomic import atomic_write_text
 
 __all__ = ["TaskMetrics", "image_scores", "evaluate_task", "average_metrics", "metrics_table_markdown",
            "metrics_table_json", "save_metrics_table"]
@@ -77,6 +78,6 @@ def save_metrics_table(results: Sequence[TaskMetrics], stem: str | Path) -> tupl
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     markdown_path, json_path = stem.with_suffix(".md"), stem.with_suffix(".json")
-    markdown_path.write_text(metrics_table_markdown(results), encoding="utf-8")
-    json_path.write_text(metrics_table_json(results) + "\n", encoding="utf-8")
+    atomic_write_text(markdown_path, metrics_table_markdown(results))
+    atomic_write_text(json_path, metrics_table_json(results) + "\n")
     return markdown_path, json_path

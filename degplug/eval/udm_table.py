@@ -49,6 +49,7 @@ from degplug.eval.fidelity import control_degradation
 from degplug.eval.metrics import HIGHER_IS_BETTER, MetricSet
 from degplug.eval.udm_scoring import BATCH_ROWS, UDMScoreAccumulator, image_seed, score_batch
 from degplug.udm.model import UniversalDegradationModel
+from degplug.utils.atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 MIN_STATISTICS_SIZE = 16  # blockiness compares two 8×8 block rows/columns
@@ -255,6 +256,6 @@ def save_udm_evaluation(evaluation: UDMEvaluation, stem: str | Path) -> tuple[Pa
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     markdown_path, json_path = stem.with_suffix(".md"), stem.with_suffix(".json")
-    markdown_path.write_text(evaluation.to_markdown(), encoding="utf-8")
-    json_path.write_text(evaluation.to_json() + "\n", encoding="utf-8")
+    atomic_write_text(markdown_path, evaluation.to_markdown())
+    atomic_write_text(json_path, evaluation.to_json() + "\n")
     return markdown_path, json_path

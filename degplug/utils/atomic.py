@@ -46,3 +46,9 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     import torch
 
     return atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (tables, JSON records, lists beside outputs)."""
+    data = text.encode(encoding)
+    return atomic_write(path, lambda handle: handle.write(data))

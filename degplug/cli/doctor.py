@@ -9,11 +9,22 @@ import sys
 
 from degplug.pretrained_weights import KNOWN_WEIGHTS, weight_path
 
-PACKAGES = ("torch", "torchvision", "numpy", "basicsr", "mmagic", "mmcv", "mmengine", "compressai", "lpips", "pyiqa")
+#: the packages reported, by the install extra that brings them ("core": degplug's own dependencies)
+PACKAGES_BY_EXTRA = {
+    "core": ("torch", "torchvision", "numpy", "compressai"),
+    "basicsr": ("basicsr",),
+    "mmagic": ("mmagic", "mmcv", "mmengine"),
+    "metrics": ("lpips", "pyiqa"),
+}
+PACKAGES = tuple(package for packages in PACKAGES_BY_EXTRA.values() for package in packages)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strict", action="store_true", help="exit non-zero when a package or weight file is missing")
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="exit non-zero when a core package, a package of a partly installed extra, mmcv's compiled ops "
+             "(when mmcv is installed) or a weight file is missing; an extra left out entirely is not a problem",
+    )
 
 
 def _version(package: str) -> str | None:
@@ -39,13 +50,19 @@ def run(args: argparse.Namespace) -> int:
 
     problems = 0
     print("packages:")
-    for package in PACKAGES:
-        version = _version(package)
-        problems += version is None
-        print(f"  {package:12s} {version or 'NOT INSTALLED'}")
-    ok, detail = _mmcv_ops_load()
-    problems += not ok
-    print(f"mmcv.ops:      {'yes' if ok else 'NO'} ({detail})")
+    for extra, packages in PACKAGES_BY_EXTRA.items():
+        versions = {package: _version(package) for package in packages}
+        left_out = extra != "core" and all(version is None for version in versions.values())
+        for package, version in versions.items():
+            problems += version is None and not left_out
+            state = version or (f"not installed (extra '{extra}': pip install -e .[{extra}])" if left_out else "NOT INSTALLED")
+            print(f"  {package:12s} {state}")
+    if _version("mmcv") is not None:
+        ok, detail = _mmcv_ops_load()
+        problems += not ok
+        print(f"mmcv.ops:      {'yes' if ok else 'NO'} ({detail})")
+    else:
+        print("mmcv.ops:      not installed (extra 'mmagic')")
     cuda = torch.cuda.is_available()
     devices = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) if cuda else "none"
     print(f"device:        {'cuda' if cuda else 'cpu'} (GPUs: {devices}; CPU threads: {torch.get_num_threads()})")

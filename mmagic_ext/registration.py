@@ -45,8 +45,8 @@ REGISTERED: dict[str, list[str]] = {
     ],
     "hooks": [
         "mmagic_ext.transfer_panel_hook:UDMTransferPanelHook",
-        "mmagic_ext.udm_export_hook:UDMCheckpointExportHook",
-        "mmagic_ext.ndr_export_hook:NDRCheckpointExportHook",
+        "mmagic_ext.export_hook:UDMCheckpointExportHook",
+        "mmagic_ext.export_hook:NDRCheckpointExportHook",
     ],
     "visualizers": [],
     "optim_wrapper_constructors": [

@@ -21,7 +21,7 @@ model = dict(
     udm='experiments/udm/models/udm_latest.pth',     # trained UDM checkpoint (frozen)
     pool='pools/real.pth',                             # or reference_folder='my_real_degraded/'
     pixel_loss=dict(type='L1Loss', loss_weight=1.0, reduction='mean'),
-    data_preprocessor=dict(type='UDMDataPreprocessor'),
+    data_preprocessor=dict(type='DegplugDataPreprocessor'),
     seed=0)
 
 train_dataloader = dict(

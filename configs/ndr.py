@@ -26,7 +26,7 @@ model = dict(
                   # channels_last=True,
                   ),
     grad_clip=10.0,
-    data_preprocessor=dict(type='UDMDataPreprocessor'),
+    data_preprocessor=dict(type='DegplugDataPreprocessor'),
 )
 
 train_dataloader = dict(

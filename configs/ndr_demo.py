@@ -16,7 +16,7 @@ model = dict(
     degrader=dict(type='NDRDegradNet', width=16, degradation_channels=16, rank=4),
     training=dict(schedule='joint'),
     grad_clip=10.0,
-    data_preprocessor=dict(type='UDMDataPreprocessor'),
+    data_preprocessor=dict(type='DegplugDataPreprocessor'),
 )
 
 train_dataloader = dict(

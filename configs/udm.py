@@ -26,7 +26,7 @@ model = dict(
         # amp='bf16',          # mixed precision: 'none' (default) | 'bf16' | 'fp16'; keep type='OptimWrapper' below
         # channels_last=True,  # networks and inputs in channels_last memory format
     ),
-    data_preprocessor=dict(type='UDMDataPreprocessor'),
+    data_preprocessor=dict(type='DegplugDataPreprocessor'),
     seed=0,
 )
 
@@ -35,7 +35,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='DegplugTransferTupleDataset', gt_folder=train_gt_folder, pipeline=degradation,
                  crop_size=128, use_flip=True, use_rot=True, phase='train', seed=0))   # patch 128
-# degrade on the GPU in UDMDataPreprocessor instead of the workers: add degrade_on='device' to that dataset
+# degrade on the GPU in DegplugDataPreprocessor instead of the workers: add degrade_on='device' to that dataset
 val_dataloader = dict(
     batch_size=1, num_workers=2, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),

@@ -20,7 +20,7 @@ model = dict(
         dists_pretrained=False, transfer_weight=1.0, queue_size=32,
         weights=dict(similarity=0.0, l1=1.0, rate_g=1e-4, rate_l=1.0, contrastive=1e-4, color=0.0,
                      diversity=0.0, gan=0.0)),
-    data_preprocessor=dict(type='UDMDataPreprocessor'),
+    data_preprocessor=dict(type='DegplugDataPreprocessor'),
     seed=0,
 )
 

@@ -13,10 +13,10 @@ Config::
         udm='experiments/udm_demo/models/udm_latest.pth',
         pool='pools/real.pth',                 # or reference_folder='real_degraded/'
         pixel_loss=dict(type='L1Loss', loss_weight=1.0),
-        data_preprocessor=dict(type='UDMDataPreprocessor'),
+        data_preprocessor=dict(type='DegplugDataPreprocessor'),
         seed=0)
 
-Images stay RGB in [0, 1] end to end (``UDMDataPreprocessor`` never rescales); outputs of
+Images stay RGB in [0, 1] end to end (``DegplugDataPreprocessor`` never rescales); outputs of
 ``val_step``/``test_step`` are ``DataSample`` s with ``pred_img``/``gt_img`` in [0, 255] so MMagic's
 ``PSNR``/``SSIM`` metrics work unchanged. The UDM is held outside the module tree: the optimiser
 never sees it and ``train()`` never switches it out of eval mode. Importing this module also
@@ -32,7 +32,7 @@ from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
 from degplug.blind.restorer_factory import register_restorer_builder
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
-from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor
 from mmagic_ext.udm_editor import _build
 
@@ -66,7 +66,7 @@ class BlindRestorationEditor(DegplugEditor):
         seed: int = 0,
         init_cfg: dict | None = None,
     ) -> None:
-        preprocessor = _build(data_preprocessor, "data_preprocessor") or UDMDataPreprocessor()
+        preprocessor = _build(data_preprocessor, "data_preprocessor") or DegplugDataPreprocessor()
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.generator = _build(generator, "generator")
         self.pixel_loss = _build(pixel_loss, "pixel_loss") or nn.L1Loss()

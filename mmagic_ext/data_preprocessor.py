@@ -1,4 +1,8 @@
-"""UDMDataPreprocessor: stacks degplug's [0, 1] image dicts and moves them to the model's device.
+"""DegplugDataPreprocessor: stacks degplug's [0, 1] image dicts and moves them to the model's device.
+
+One preprocessor for every degplug editor (UDM, NDR-Restore, blind restoration). It was first
+named ``UDMDataPreprocessor``; that name stays registered (and importable) as an alias, so older
+configs and checkpoints keep working.
 
 MMagic's ``DataPreprocessor`` normalises uint8 images to [-1, 1] by default; degplug's datasets
 already give float RGB in [0, 1] and its models expect exactly that, so this preprocessor only
@@ -15,7 +19,7 @@ from mmengine.model import BaseDataPreprocessor
 from degplug.data.device_batches import degrade_batch, is_device_batch
 
 
-class UDMDataPreprocessor(BaseDataPreprocessor):
+class DegplugDataPreprocessor(BaseDataPreprocessor):
     """``{'inputs': {key: list of 3×H×W or N×3×H×W}, 'data_samples': [...]}`` →
     ``{'inputs': {key: N×3×H×W float32 in [0, 1] on device}, 'data_samples': [...]}``.
 
@@ -28,7 +32,7 @@ class UDMDataPreprocessor(BaseDataPreprocessor):
     def forward(self, data: dict, training: bool = False) -> dict[str, Any]:
         if not isinstance(data, dict) or not isinstance(data.get("inputs"), dict):
             raise ValueError(
-                "UDMDataPreprocessor expects dict(inputs=dict(gt=..., lq=...), data_samples=...) as produced by "
+                "DegplugDataPreprocessor expects dict(inputs=dict(gt=..., lq=...), data_samples=...) as produced by "
                 f"degplug's MMagic datasets, got {type(data.get('inputs') if isinstance(data, dict) else data).__name__}"
             )
         inputs = {}
@@ -50,3 +54,7 @@ class UDMDataPreprocessor(BaseDataPreprocessor):
             degraded = degrade_batch({**inputs, **records})
             inputs = {key: value for key, value in degraded.items() if isinstance(value, torch.Tensor)}
         return {"inputs": inputs, "data_samples": samples}
+
+
+# The first name of this class (configs written before the rename use it).
+UDMDataPreprocessor = DegplugDataPreprocessor

@@ -11,9 +11,9 @@ Item format (chosen so no MMagic transform is needed and values never leave [0, 
     dict(inputs=dict(gt=3×H×W, lq=3×H×W[, gt_b=..., lq_b=...]),   # float tensors in [0, 1], RGB
          data_samples=DataSample(metainfo: gt_path, lq_path[, gt_b_path, lq_b_path], params, sample_idx))
 
-mmengine's default ``pseudo_collate`` turns a batch into lists; ``UDMDataPreprocessor`` stacks them.
+mmengine's default ``pseudo_collate`` turns a batch into lists; ``DegplugDataPreprocessor`` stacks them.
 With ``degrade_on='device'`` the inputs are ``gt`` and the clean ``gt_region`` (``gt_b``,
-``gt_b_region``), the metainfo holds the windows, and ``UDMDataPreprocessor`` makes ``lq`` on the
+``gt_b_region``), the metainfo holds the windows, and ``DegplugDataPreprocessor`` makes ``lq`` on the
 model's device (:func:`degplug.data.device_batches.degrade_batch`).
 """
 

@@ -26,7 +26,7 @@ Config::
         training=dict(schedule='joint', restoration_weight=1.0, degradation_weight=1.0,
                       optimizer_state='separate'),  # alternate schedule: 'separate' | 'shared'
         grad_clip=10.0,
-        data_preprocessor=dict(type='UDMDataPreprocessor'))
+        data_preprocessor=dict(type='DegplugDataPreprocessor'))
 
 Mixed precision: ``training=dict(amp='bf16')`` (or ``'fp16'``, ``channels_last=True``), done by
 ``NDRTrainingStep`` (autocast; for fp16 one GradScaler, gradients unscaled before clipping); keep
@@ -61,7 +61,7 @@ from degplug.eval.ndr_scoring import restore_images
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import NDRTrainingStep, parameter_groups
-from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
 
 TRAINING_KEYS = (
@@ -89,7 +89,7 @@ class NDREditor(DegplugEditor):
         degrader: ``dict(type='NDRDegradNet', ...)`` or the module (``degrader_config`` likewise).
         training: ``NDRTrainingStep`` keyword arguments (schedule, weights, detach option).
         grad_clip: max joint gradient norm of the stepping groups per phase (None: no clipping).
-        data_preprocessor: stacks degplug's [0, 1] images (``UDMDataPreprocessor`` by default).
+        data_preprocessor: stacks degplug's [0, 1] images (``DegplugDataPreprocessor`` by default).
         pad_multiple: evaluation reflect-pads to a multiple of this (8).
     """
 
@@ -106,7 +106,7 @@ class NDREditor(DegplugEditor):
         pad_multiple: int = 8,
         init_cfg: dict | None = None,
     ) -> None:
-        preprocessor = _build(data_preprocessor, "data_preprocessor") or UDMDataPreprocessor()
+        preprocessor = _build(data_preprocessor, "data_preprocessor") or DegplugDataPreprocessor()
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.restorer = _build(restorer, "restorer")
         if not isinstance(self.restorer, NDRRestoreNet):

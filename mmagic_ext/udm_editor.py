@@ -15,7 +15,7 @@ Config::
         generator=dict(type='UniversalDegradationModel', embed_dim=256, ...),   # UDMConfig keys
         discriminator=dict(type='UDMDiscriminator', width=64),                  # optional
         training=dict(weights=dict(...), dists_pretrained=True, ...),           # UDMTrainingOptions
-        data_preprocessor=dict(type='UDMDataPreprocessor'),
+        data_preprocessor=dict(type='DegplugDataPreprocessor'),
         seed=0)
 
 Per-iteration randomness (synthesis noise, gradient-penalty mixing) comes from a generator seeded
@@ -56,7 +56,7 @@ from torch import nn
 from degplug.eval.udm_scoring import synthesize_rows
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
-from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
 
 OPTIMIZER_OF_GROUP = {"main": "generator", "aux": "entropy", "discriminator": "discriminator"}
@@ -90,7 +90,7 @@ class UDMEditor(DegplugEditor):
         eval_seed: int = 0,
         init_cfg: dict | None = None,
     ) -> None:
-        preprocessor = _build(data_preprocessor, "data_preprocessor") or UDMDataPreprocessor()
+        preprocessor = _build(data_preprocessor, "data_preprocessor") or DegplugDataPreprocessor()
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         model = _build(generator, "generator")
         if not isinstance(model, UniversalDegradationModel):

@@ -239,13 +239,13 @@ def test_a_size_changing_pipeline_is_applied_to_the_crops_as_on_the_cpu(one_thre
 def test_mmagic_preprocessor_degrades_device_batches_like_the_cpu_dataset(one_thread):
     from mmengine.dataset import pseudo_collate
 
-    from mmagic_ext.data_preprocessor import UDMDataPreprocessor
+    from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
     from mmagic_ext.datasets import DegplugTransferTupleDataset
 
     settings = dict(gt_folder="embedded:train", pipeline=NO_JPEG, crop_size=24, seed=2)
     cpu = DegplugTransferTupleDataset(**settings)
     device = DegplugTransferTupleDataset(degrade_on="device", **settings)
-    preprocessor = UDMDataPreprocessor()
+    preprocessor = DegplugDataPreprocessor()
     out = preprocessor(pseudo_collate([device[0], device[1]]), True)["inputs"]
     reference = preprocessor(pseudo_collate([cpu[0], cpu[1]]), True)["inputs"]
     assert sorted(out) == sorted(reference) == ["gt", "gt_b", "lq", "lq_b"]

@@ -33,6 +33,20 @@ def test_mmagic_own_gradient_penalty_keeps_its_name_and_degplugs_gets_an_alias()
         assert MODELS.get(name).__module__.startswith(("degplug.", "mmagic_ext."))
 
 
+def test_the_data_preprocessor_old_name_builds_the_same_class_as_its_new_one():
+    import torch
+
+    import mmagic_ext  # noqa: F401
+    from mmagic.registry import MODELS
+
+    new = MODELS.build(dict(type="DegplugDataPreprocessor"))
+    old = MODELS.build(dict(type="UDMDataPreprocessor"))
+    assert type(new) is type(old) and type(new).__name__ == "DegplugDataPreprocessor"
+    data = {"inputs": {"gt": [torch.rand(3, 4, 5), torch.rand(3, 4, 5)]}, "data_samples": None}
+    assert torch.equal(new(data)["inputs"]["gt"], old(data)["inputs"]["gt"])
+    assert new(data)["inputs"]["gt"].shape == (2, 3, 4, 5)
+
+
 def test_a_clash_with_a_foreign_class_of_the_same_name_is_an_error(monkeypatch):
     import mmagic_ext.registration as registration
 

@@ -60,7 +60,7 @@ from torch import nn
 from degplug.eval.ndr_scoring import restore_images
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
-from degplug.ndr.training import NDRTrainingStep, parameter_groups
+from degplug.ndr.training import OPTIMIZER_GROUPS, NDRTrainingStep, parameter_groups
 from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
 
@@ -95,6 +95,13 @@ class NDREditor(DegplugEditor):
 
     # Gradients are averaged over the ranks in train_step (see DegplugReplicaWrapper).
     synchronises_gradients = True
+    # For ParameterGroupsOptimWrapperConstructor: the group each optimizer key holds (and whose
+    # optim_wrapper section it inherits), and why a wrapper's clip_grad is refused.
+    optimizer_groups = OPTIMIZER_GROUPS
+    optimizer_no_clip_grad = (
+        "clip_grad would clip each group separately; set the editor's grad_clip instead "
+        "(joint norm of the groups that step, 10 in the paper)"
+    )
 
     def __init__(
         self,

@@ -51,8 +51,9 @@ REGISTERED: dict[str, list[str]] = {
     ],
     "visualizers": [],
     "optim_wrapper_constructors": [
-        "mmagic_ext.optim_constructor:UDMOptimWrapperConstructor",
-        "mmagic_ext.ndr_optim_constructor:NDROptimWrapperConstructor",
+        "mmagic_ext.optim_constructor:ParameterGroupsOptimWrapperConstructor",
+        "mmagic_ext.optim_constructor:ParameterGroupsOptimWrapperConstructor as UDMOptimWrapperConstructor",
+        "mmagic_ext.optim_constructor:ParameterGroupsOptimWrapperConstructor as NDROptimWrapperConstructor",
     ],
     "model_wrappers": [
         "mmagic_ext.distributed_wrapper:DegplugReplicaWrapper",

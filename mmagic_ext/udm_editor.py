@@ -59,6 +59,9 @@ from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingS
 from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
 from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
 
+# The entropy optimizer's default: Adam lr 1e-3, as the authors and BasicSR's UDMModel.
+DEFAULT_ENTROPY = {"type": "OptimWrapper", "optimizer": {"type": "Adam", "lr": 1e-3}}
+
 OPTIMIZER_OF_GROUP = {"main": "generator", "aux": "entropy", "discriminator": "discriminator"}
 GENERATOR_PREFIX = "training_step.model."
 FROZEN_PREFIX = "training_step.similarity."
@@ -79,6 +82,8 @@ class UDMEditor(DegplugEditor):
 
     # Gradients are averaged over the ranks in train_step (see DegplugReplicaWrapper).
     synchronises_gradients = True
+    # For ParameterGroupsOptimWrapperConstructor: the entropy optimizer when optim_wrapper has none.
+    optimizer_defaults = {"entropy": DEFAULT_ENTROPY}
 
     def __init__(
         self,

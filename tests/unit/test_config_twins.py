@@ -204,7 +204,7 @@ def learning_rates(opt: dict, cfg: dict, family: str):
     """Every optimizer (type, lr, betas, eps, weight decay) and the UDM rate-model group's lr."""
     train, wrapper = opt["train"], cfg["optim_wrapper"]
     if family == "udm":
-        from mmagic_ext.optim_constructor import DEFAULT_ENTROPY
+        from mmagic_ext.udm_editor import DEFAULT_ENTROPY
         from basicsr_ext.udm_model import DEFAULT_AUX_OPTIMIZER
 
         assert wrapper["constructor"] == "UDMOptimWrapperConstructor"

@@ -258,10 +258,8 @@ def resize(batch: torch.Tensor, size: tuple[int, int], interpolation: str) -> to
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
     height, width = int(size[0]), int(size[1])
-    if (height, width) == tuple(batch.shape[-2:]):
-        return batch
-    if interpolation == "nearest":
-        return F.interpolate(batch, size=(height, width), mode="nearest")
+    if (height, width) == tuple(batch.shape[-2:]) or interpolation == "nearest":
+        return torch_resize(batch, size, interpolation)
     if interpolation == "area":
         # OpenCV's INTER_AREA has the exact coverage weights when shrinking; when enlarging it
         # misplaces pixels whose edges coincide with input pixel edges (e.g. 72 -> 160), so not there

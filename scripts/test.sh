@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (if needed), lints (ruff; a finding fails the run) and runs the whole test suite: fast
-# unit tests, then integration tests that train through BasicSR's and MMagic's real entry points.
+# core tests (tests/core, no framework needed) and the adapters' and cross-framework tests that
+# train through BasicSR's and MMagic's real entry points (tests/basicsr_ext, tests/mmagic_ext, tests/integration).
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,4 +9,4 @@ bash scripts/install.sh
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 echo "ruff check (rules: pyproject.toml [tool.ruff])"
 .venv/bin/ruff check .
-.venv/bin/python -m pytest tests/unit tests/integration -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest tests -q -p no:cacheprovider "$@"

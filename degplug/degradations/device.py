@@ -9,7 +9,7 @@ same operator and whose current size agrees are stacked and degraded together; e
 keep their order. Only torch ops touch the images, except JPEG off CUDA.
 
 What each operator does here (``DEVICE_PATHS``), and its largest difference to the CPU path for
-the same record when run on the CPU device (tests/unit/test_device_degradations.py):
+the same record when run on the CPU device (tests/core/degradations/test_device_degradations.py):
 
 - ``gaussian_blur``, ``motion_blur``, ``defocus_blur``: a grouped ``conv2d`` over the stacked
   images, each image's kernel zero-padded to the largest (separable kernels as a column and a row

@@ -3,10 +3,9 @@
 import pytest
 import torch
 
-from degplug.blind import BlindWrapper, LatentPoolPairSynthesizer
-from degplug.udm.config import UDMConfig
-from degplug.udm.latent_pool import LatentPool
+from degplug.blind import BlindWrapper
 from degplug.udm.model import UniversalDegradationModel
+from tests.helpers.udm_models import fresh_tiny_udm, tiny_pool
 
 pytestmark = pytest.mark.integration
 
@@ -19,23 +18,12 @@ def require(framework: str) -> None:
         pytest.skip(f"{framework} is not installed")
 
 
-def tiny_udm() -> UniversalDegradationModel:
-    torch.manual_seed(0)
-    return UniversalDegradationModel(**UDMConfig.small(embed_dim=16, encoder_width=8, synthesis_width=8, rate_hidden=8).to_dict())
-
-
-def tiny_pool(udm: UniversalDegradationModel) -> LatentPool:
-    with torch.no_grad():
-        embedding = udm.eval().encode(torch.rand(2, 3, 16, 16))
-    return LatentPool(embedding.global_vector, list(embedding.local_map), ["a.png", "b.png"], udm.config.to_dict())
-
-
 def test_basicsr_registered_arch_is_wrapped_by_config():
     require("basicsr")
     import basicsr_ext  # noqa: F401  (registers the "basicsr" builder)
 
     blind = BlindWrapper({"framework": "basicsr", "type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "scale": 4,
-                          "num_feat": 8, "num_block": 1, "num_grow_ch": 4}, udm=tiny_udm())
+                          "num_feat": 8, "num_block": 1, "num_grow_ch": 4}, udm=fresh_tiny_udm())
     assert type(blind.restorer).__name__ == "RRDBNet" and blind.mode == "data"
     out = blind(torch.rand(1, 3, 12, 10))
     assert out.shape == (1, 3, 48, 40) and 0 <= out.min() and out.max() <= 1
@@ -48,7 +36,7 @@ def test_mmagic_registered_arch_is_wrapped_by_config():
     import mmagic_ext  # noqa: F401  (registers the "mmagic" builder)
 
     blind = BlindWrapper({"framework": "mmagic", "type": "NAFNet", "img_channels": 3, "mid_channels": 8,
-                          "middle_blk_num": 1, "enc_blk_nums": [1], "dec_blk_nums": [1]}, udm=tiny_udm())
+                          "middle_blk_num": 1, "enc_blk_nums": [1], "dec_blk_nums": [1]}, udm=fresh_tiny_udm())
     assert type(blind.restorer).__name__ == "NAFNet"
     y = torch.rand(1, 3, 13, 17)
     assert blind(y).shape == y.shape
@@ -60,7 +48,7 @@ def test_mmagic_blind_editor_trains_the_arch_and_never_the_udm(tmp_path):
     from mmengine.optim import OptimWrapper
     from mmagic.registry import MODELS
 
-    udm = tiny_udm()
+    udm = fresh_tiny_udm()
     tiny_pool(udm).save(tmp_path / "pool.pth")
     udm.save_checkpoint(tmp_path / "udm.pth")
     editor = MODELS.build(dict(type="BlindRestorationEditor", udm=str(tmp_path / "udm.pth"), pool=str(tmp_path / "pool.pth"),
@@ -87,7 +75,7 @@ def test_basicsr_blind_model_trains_swinir_through_the_basicsr_command(tmp_path,
 
     from tests.conftest import command_path
 
-    udm = tiny_udm()
+    udm = fresh_tiny_udm()
     udm.save_checkpoint(tmp_path / "udm.pth")
     tiny_pool(udm).save(tmp_path / "pool.pth")
     options = yaml.safe_load((Path(__file__).resolve().parents[2] / "options" / "blind_swinir_demo.yml").read_text())

@@ -54,7 +54,7 @@ def test_gpu_check_on_the_cpu_reports_every_part_skipping_only_the_cuda_ones(tmp
         assert part["seconds"] <= part["budget_s"] + 1, name
     for name, reason in CUDA_ONLY.items():
         assert report["parts"][name]["status"].startswith(reason), report["parts"][name]["status"]
-    assert "tests/unit/test_cuda_steps.py" in report["parts"]["gpu_tests"]["results"]["files"]
+    assert "tests/core/utils/test_cuda_steps.py" in report["parts"]["gpu_tests"]["results"]["files"]
     assert all(math.isfinite(number) for number in _numbers(report))
 
     mixed = report["parts"]["mixed_precision"]

@@ -21,7 +21,7 @@ if importlib.util.find_spec("basicsr") is None or importlib.util.find_spec("mmag
 from degplug.data.image_io import write_image  # noqa: E402
 from degplug.ndr.checkpoint import checkpoint_state, load_restorer  # noqa: E402
 from degplug.ndr.restore_net import NDRRestoreNet  # noqa: E402
-from tests.unit.udm_cli_helpers import photo_crop  # noqa: E402
+from tests.helpers.udm_models import photo_crop  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

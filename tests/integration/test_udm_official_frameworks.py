@@ -9,7 +9,7 @@ import torch
 
 from degplug.cli.main import main as degplug_main
 from degplug.udm.model import UniversalDegradationModel
-from tests.unit.test_udm_official import authors_state, save_authors_checkpoint
+from tests.helpers.official_states import authors_state, save_authors_checkpoint
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 
 Core classes are registered by call (no decorators in the core). Registration is idempotent.
 It also installs degplug's weights-only loader for mmengine checkpoints
-(:mod:`mmagic_ext.checkpoint_loading`), so ``mim train/test`` and ``python -m mmagic_ext.train``
+(:mod:`mmagic_ext.checkpoints.loading`), so ``mim train/test`` and ``python -m mmagic_ext.train``
 read ``load_from`` / ``--resume`` / ``--checkpoint`` files without unpickling arbitrary objects.
 A class whose name MMagic already uses for something else is registered under an alias, written
 ``"module:Class as Alias"`` (degplug's ``GradientPenaltyLoss`` is ``UDMGradientPenaltyLoss`` here,
@@ -25,38 +25,38 @@ REGISTERED: dict[str, list[str]] = {
         "degplug.losses.wgan_gp:WGANGeneratorLoss",
         "degplug.losses.wgan_gp:WGANDiscriminatorLoss",
         "degplug.losses.wgan_gp:GradientPenaltyLoss as UDMGradientPenaltyLoss",
-        "mmagic_ext.data_preprocessor:DegplugDataPreprocessor",
-        "mmagic_ext.data_preprocessor:DegplugDataPreprocessor as UDMDataPreprocessor",
-        "mmagic_ext.udm_editor:UDMEditor",
-        "mmagic_ext.blind_editor:BlindRestorationEditor",
+        "mmagic_ext.models.data_preprocessors.data_preprocessor:DegplugDataPreprocessor",
+        "mmagic_ext.models.data_preprocessors.data_preprocessor:DegplugDataPreprocessor as UDMDataPreprocessor",
+        "mmagic_ext.models.editors.udm_editor:UDMEditor",
+        "mmagic_ext.models.editors.blind_editor:BlindRestorationEditor",
         "degplug.ndr.restore_net:NDRRestoreNet",
         "degplug.ndr.degrad_net:NDRDegradNet",
-        "mmagic_ext.ndr_editor:NDREditor",
+        "mmagic_ext.models.editors.ndr_editor:NDREditor",
     ],
     "datasets": [
-        "mmagic_ext.datasets:DegplugSyntheticPairDataset",
-        "mmagic_ext.datasets:DegplugTransferTupleDataset",
-        "mmagic_ext.datasets:DegplugPairedFolderDataset",
-        "mmagic_ext.datasets:DegplugAllInOneDataset",
+        "mmagic_ext.datasets.degplug_datasets:DegplugSyntheticPairDataset",
+        "mmagic_ext.datasets.degplug_datasets:DegplugTransferTupleDataset",
+        "mmagic_ext.datasets.degplug_datasets:DegplugPairedFolderDataset",
+        "mmagic_ext.datasets.degplug_datasets:DegplugAllInOneDataset",
     ],
     "transforms": [],
     "metrics": [
-        "mmagic_ext.udm_quality_metric:UDMQualityMetric",
-        "mmagic_ext.ndr_task_metric:NDRTaskMetric",
+        "mmagic_ext.evaluation.metrics.udm_quality_metric:UDMQualityMetric",
+        "mmagic_ext.evaluation.metrics.ndr_task_metric:NDRTaskMetric",
     ],
     "hooks": [
-        "mmagic_ext.transfer_panel_hook:UDMTransferPanelHook",
-        "mmagic_ext.export_hook:UDMCheckpointExportHook",
-        "mmagic_ext.export_hook:NDRCheckpointExportHook",
+        "mmagic_ext.engine.hooks.transfer_panel_hook:UDMTransferPanelHook",
+        "mmagic_ext.engine.hooks.export_hook:UDMCheckpointExportHook",
+        "mmagic_ext.engine.hooks.export_hook:NDRCheckpointExportHook",
     ],
     "visualizers": [],
     "optim_wrapper_constructors": [
-        "mmagic_ext.optim_constructor:ParameterGroupsOptimWrapperConstructor",
-        "mmagic_ext.optim_constructor:ParameterGroupsOptimWrapperConstructor as UDMOptimWrapperConstructor",
-        "mmagic_ext.optim_constructor:ParameterGroupsOptimWrapperConstructor as NDROptimWrapperConstructor",
+        "mmagic_ext.engine.optimizers.optim_constructor:ParameterGroupsOptimWrapperConstructor",
+        "mmagic_ext.engine.optimizers.optim_constructor:ParameterGroupsOptimWrapperConstructor as UDMOptimWrapperConstructor",
+        "mmagic_ext.engine.optimizers.optim_constructor:ParameterGroupsOptimWrapperConstructor as NDROptimWrapperConstructor",
     ],
     "model_wrappers": [
-        "mmagic_ext.distributed_wrapper:DegplugReplicaWrapper",
+        "mmagic_ext.models.wrappers.distributed_wrapper:DegplugReplicaWrapper",
     ],
 }
 
@@ -88,7 +88,7 @@ def register_all() -> None:
     """
     from mmagic.utils import register_all_modules
 
-    from mmagic_ext.checkpoint_loading import install as install_weights_only_loading
+    from mmagic_ext.checkpoints.loading import install as install_weights_only_loading
 
     register_all_modules(init_default_scope=False)
     install_weights_only_loading()

@@ -3,7 +3,7 @@
 Does what MMagic's ``tools/train.py`` does: read the config, set the work dir, build a Runner and
 train. degplug's modules are registered first; that also makes mmengine read checkpoints
 (``load_from``, ``--resume``) with ``weights_only=True`` and an explicit allowlist
-(:mod:`mmagic_ext.checkpoint_loading`), as it does under ``mim train`` / ``mim test``.
+(:mod:`mmagic_ext.checkpoints.loading`), as it does under ``mim train`` / ``mim test``.
 
 Distributed: ``torchrun --nproc_per_node=N -m mmagic_ext.train CONFIG --launcher pytorch``. On a
 machine without CUDA the process group is initialised here with gloo (mmengine's own ``init_dist``
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.load_from = None
     if args.launcher == "pytorch":
         init_cpu_process_group(cfg)
-    from mmagic_ext.checkpoint_loading import CheckpointFileError
+    from mmagic_ext.checkpoints.loading import CheckpointFileError
 
     runner = Runner.from_cfg(cfg)
     try:

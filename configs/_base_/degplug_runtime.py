@@ -3,7 +3,7 @@
 # data-parallel training through DegplugReplicaWrapper. udm_runtime.py / ndr_runtime.py add their
 # export hooks and evaluators.
 # Importing mmagic_ext also makes mmengine read checkpoints (load_from, --resume, mim test --checkpoint)
-# with torch.load(weights_only=True) and an explicit allowlist (mmagic_ext/checkpoint_loading.py).
+# with torch.load(weights_only=True) and an explicit allowlist (mmagic_ext/checkpoints/loading.py).
 _base_ = 'mmagic::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['mmagic_ext'], allow_failed_imports=False)

@@ -9,7 +9,7 @@ or, for UDM, an MMagic config ``model.generator``). An mmengine config's ``meta[
 is never run.
 
 Files are read with ``torch.load(weights_only=True)``. mmengine training files also hold its
-message hub; for those the mmagic adapter's explicit allowlist (``mmagic_ext.checkpoint_loading``,
+message hub; for those the mmagic adapter's explicit allowlist (``mmagic_ext.checkpoints.loading``,
 its public ``MMENGINE_CHECKPOINT_GLOBALS``) is used when MMagic is installed, nothing else.
 """
 
@@ -53,7 +53,7 @@ def mmengine_allowlist() -> list:
     """The mmagic adapter's allowlist of mmengine's non-tensor checkpoint types, or [] without MMagic."""
     if importlib.util.find_spec("mmengine") is None or importlib.util.find_spec("mmagic_ext") is None:
         return []
-    return list(importlib.import_module("mmagic_ext.checkpoint_loading").MMENGINE_CHECKPOINT_GLOBALS)
+    return list(importlib.import_module("mmagic_ext.checkpoints.loading").MMENGINE_CHECKPOINT_GLOBALS)
 
 
 def read_config(value: str | None, model: str) -> dict[str, Any] | None:
@@ -82,7 +82,7 @@ def read_config(value: str | None, model: str) -> dict[str, Any] | None:
         elif path.suffix == ".py" and model == "udm":
             if importlib.util.find_spec("mmagic_ext") is None or importlib.util.find_spec("mmengine") is None:
                 raise ValueError(f"--config {value}: reading an MMagic config needs MMagic (pip install degplug[mmagic])")
-            config = importlib.import_module("mmagic_ext.udm_checkpoints").generator_config_from_file(str(path))
+            config = importlib.import_module("mmagic_ext.checkpoints.udm_checkpoints").generator_config_from_file(str(path))
         else:
             raise ValueError(f"--config {value}: expected a .yml/.yaml BasicSR options file, a .json file or a JSON object")
     if not isinstance(config, dict):

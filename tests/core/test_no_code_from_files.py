@@ -69,8 +69,8 @@ def _mmagic_style_weights() -> dict:
 # ------------------------------------------------------------- 1. converter never unpickles in full
 @pytest.mark.parametrize("payload_class", PAYLOADS)
 def test_converter_refuses_a_planted_pickle_instead_of_reading_it_in_full(tmp_path, monkeypatch, payload_class):
-    from mmagic_ext.checkpoint_loading import CheckpointRefused
-    from mmagic_ext.udm_checkpoints import udm_from_checkpoint
+    from mmagic_ext.checkpoints.loading import CheckpointRefused
+    from mmagic_ext.checkpoints.udm_checkpoints import udm_from_checkpoint
 
     marker = tmp_path / "ran.txt"
     path = _plant(tmp_path / "iter_4.pth", payload_class(marker), {"meta": {"udm_config": TINY}, "state_dict": _mmagic_style_weights()})
@@ -86,7 +86,7 @@ def test_converter_refuses_a_planted_pickle_instead_of_reading_it_in_full(tmp_pa
 
 
 def test_converter_command_refuses_a_planted_pickle_with_a_clear_message(tmp_path, capsys):
-    from mmagic_ext.udm_checkpoints import main
+    from mmagic_ext.checkpoints.udm_checkpoints import main
 
     marker = tmp_path / "ran.txt"
     path = _plant(tmp_path / "iter_4.pth", _ShellPayload(marker), {"state_dict": _mmagic_style_weights()})
@@ -106,7 +106,7 @@ def _cfg_payload(marker: Path) -> str:
 def test_config_text_in_a_checkpoint_is_never_executed(tmp_path):
     from mmengine.config import Config
 
-    from mmagic_ext.udm_checkpoints import udm_from_checkpoint
+    from mmagic_ext.checkpoints.udm_checkpoints import udm_from_checkpoint
 
     marker = tmp_path / "ran.txt"
     text = _cfg_payload(marker)
@@ -125,7 +125,7 @@ def test_config_text_in_a_checkpoint_is_never_executed(tmp_path):
 
 
 def test_degplug_config_dict_is_used_and_the_config_text_beside_it_ignored(tmp_path):
-    from mmagic_ext.udm_checkpoints import udm_from_checkpoint
+    from mmagic_ext.checkpoints.udm_checkpoints import udm_from_checkpoint
 
     marker = tmp_path / "ran.txt"
     torch.manual_seed(0)
@@ -141,7 +141,7 @@ def test_degplug_config_dict_is_used_and_the_config_text_beside_it_ignored(tmp_p
 
 
 def test_explicit_config_path_given_by_the_user_is_read(tmp_path):
-    from mmagic_ext.udm_checkpoints import main
+    from mmagic_ext.checkpoints.udm_checkpoints import main
 
     torch.manual_seed(1)
     source = UniversalDegradationModel(**TINY)
@@ -162,7 +162,7 @@ def test_mmengine_checkpoint_loading_refuses_a_planted_pickle(tmp_path, monkeypa
     from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
     from torch import nn
 
-    from mmagic_ext.checkpoint_loading import CheckpointRefused
+    from mmagic_ext.checkpoints.loading import CheckpointRefused
 
     marker = tmp_path / "ran.txt"
     net = nn.Conv2d(3, 3, 1)

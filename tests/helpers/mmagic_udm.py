@@ -23,7 +23,7 @@ def tiny_batch(count: int = 2, size: int = 24):
     """A collated batch (pseudo_collate) of transfer tuples from the embedded photos."""
     from mmengine.dataset import pseudo_collate
 
-    from mmagic_ext.datasets import DegplugTransferTupleDataset
+    from mmagic_ext.datasets.degplug_datasets import DegplugTransferTupleDataset
 
     dataset = DegplugTransferTupleDataset(gt_folder="embedded:train", pipeline="homogeneous", crop_size=size, phase="val")
     return pseudo_collate([dataset[i] for i in range(count)])

@@ -146,7 +146,7 @@ def _ndr_basicsr_training(opt: dict) -> dict:
 def _ndr_mmagic_training(cfg: dict) -> dict:
     """MMagic: ``model.training`` plus ``model.grad_clip`` (NDREditor's argument)."""
     from degplug.ndr.training import NDRTrainingStep
-    from mmagic_ext.ndr_editor import NDREditor
+    from mmagic_ext.models.editors.ndr_editor import NDREditor
 
     model = cfg["model"]
     values = with_defaults(NDRTrainingStep.__init__, model.get("training") or {})
@@ -204,7 +204,7 @@ def learning_rates(opt: dict, cfg: dict, family: str):
     """Every optimizer (type, lr, betas, eps, weight decay) and the UDM rate-model group's lr."""
     train, wrapper = opt["train"], cfg["optim_wrapper"]
     if family == "udm":
-        from mmagic_ext.udm_editor import DEFAULT_ENTROPY
+        from mmagic_ext.models.editors.udm_editor import DEFAULT_ENTROPY
         from basicsr_ext.udm_model import DEFAULT_AUX_OPTIMIZER
 
         assert wrapper["constructor"] == "UDMOptimWrapperConstructor"

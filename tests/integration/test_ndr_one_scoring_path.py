@@ -67,7 +67,7 @@ def test_eval_ndr_command_basicsr_test_and_mmagic_metric_give_one_table(setup, t
     from basicsr_ext.ndr_model import NDRModel
     from degplug.cli.main import main
     from degplug.eval.ndr_protocol import TaskMetrics, metrics_table_markdown
-    from mmagic_ext.datasets import DegplugAllInOneDataset as MMagicAllInOne
+    from mmagic_ext.datasets.degplug_datasets import DegplugAllInOneDataset as MMagicAllInOne
 
     root, data, tasks = setup
     # `degplug eval ndr`

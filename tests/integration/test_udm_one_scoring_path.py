@@ -96,7 +96,7 @@ def test_eval_udm_command_basicsr_test_and_mmagic_metric_give_one_table(checkpoi
 
     from degplug.cli.main import main
     from degplug.eval.evaluation_tuples import load_tuples
-    from mmagic_ext.datasets import pack_item
+    from mmagic_ext.datasets.degplug_datasets import pack_item
 
     # `degplug eval udm` on the checkpoint file
     code = main(["eval", "udm", "--ckpt", str(checkpoint / "udm.pth"), "--data", "embedded:val", "--pairs", "3",
@@ -140,7 +140,7 @@ def test_basicsr_and_mmagic_validation_on_their_datasets_match_evaluate_udm(chec
     from degplug.data.transfer_tuples import TransferTupleDataset
     from degplug.eval.evaluation_tuples import EvaluationTuple
     from degplug.eval.udm_table import evaluate_udm
-    from mmagic_ext.datasets import DegplugTransferTupleDataset as MMagicTuples
+    from mmagic_ext.datasets.degplug_datasets import DegplugTransferTupleDataset as MMagicTuples
 
     options = dict(gt_folder="embedded:val", pipeline="homogeneous", crop_size=32, phase="val", seed=3, repeat=2)
     basicsr_dataset = BasicSRTuples({"name": "tuples", "type": "DegplugTransferTupleDataset", **options})

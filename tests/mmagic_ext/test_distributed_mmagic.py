@@ -16,8 +16,8 @@ from torch import nn
 
 from degplug.ndr.checkpoint import load_restorer
 from degplug.udm.model import UniversalDegradationModel
-from mmagic_ext.checkpoint_loading import load_checkpoint_file
-from mmagic_ext.distributed_wrapper import DegplugReplicaWrapper
+from mmagic_ext.checkpoints.loading import load_checkpoint_file
+from mmagic_ext.models.wrappers.distributed_wrapper import DegplugReplicaWrapper
 from tests.conftest import REPO
 from tests.helpers.mmagic_configs import frozen_udm_and_pool, write_blind_config, write_ndr_config, write_udm_config
 from tests.helpers.replica_modules import SynchronisingLinear

@@ -4,7 +4,7 @@
 import pytest
 import torch
 
-from mmagic_ext.checkpoint_loading import load_checkpoint_file
+from mmagic_ext.checkpoints.loading import load_checkpoint_file
 from tests.conftest import command_path, run_mmagic_command
 from tests.helpers.mmagic_configs import frozen_udm_and_pool as _frozen_udm_and_pool
 from tests.helpers.mmagic_configs import write_blind_config as _write_config

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from mmagic_ext.distributed_wrapper import DegplugReplicaWrapper
+from mmagic_ext.models.wrappers.distributed_wrapper import DegplugReplicaWrapper
 from tests.helpers.replica_modules import SynchronisingLinear
 
 

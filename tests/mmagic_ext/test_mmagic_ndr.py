@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from mmagic_ext.checkpoint_loading import load_checkpoint_file
+from mmagic_ext.checkpoints.loading import load_checkpoint_file
 from tests.conftest import command_path, run_mmagic_command
 from tests.helpers.mmagic_configs import write_ndr_config as _write_config
 

@@ -33,7 +33,7 @@ def _optimizers(editor, **settings):
 def _batch(count=2, size=16, tasks=("denoise", "dehaze")):
     from mmengine.dataset import pseudo_collate
 
-    from mmagic_ext.datasets import DegplugAllInOneDataset
+    from mmagic_ext.datasets.degplug_datasets import DegplugAllInOneDataset
 
     dataset = DegplugAllInOneDataset(tasks=[dict(task=t, gt_folder="embedded:val") for t in tasks],
                                      crop_size=size, phase="val")

@@ -43,7 +43,7 @@ def test_mim_train_resumes_from_its_last_checkpoint_and_mim_test_evaluates_it(mm
 def test_mmagic_checkpoint_gives_the_same_outputs_in_degplug_and_basicsr(mmagic_run, tmp_path):
     from basicsr_ext.udm_model import UDMModel  # noqa: F401  (registers basicsr_ext)
     from degplug.udm.model import UniversalDegradationModel
-    from mmagic_ext.udm_checkpoints import save_basicsr, udm_from_checkpoint
+    from mmagic_ext.checkpoints.udm_checkpoints import save_basicsr, udm_from_checkpoint
 
     work = mmagic_run["work"]
     from_mmagic = udm_from_checkpoint(work / "iter_4.pth")  # config read from the checkpoint's meta
@@ -61,7 +61,7 @@ def test_basicsr_trained_udm_loads_into_the_mmagic_editor_with_identical_outputs
 
     import mmagic_ext  # noqa: F401
     from degplug.udm.model import UniversalDegradationModel
-    from mmagic_ext.udm_checkpoints import load_into_editor
+    from mmagic_ext.checkpoints.udm_checkpoints import load_into_editor
 
     options = tmp_path / "udm_tiny.yml"
     options.write_text(yaml.safe_dump(_basicsr_options("udm_interop", iterations=2)))

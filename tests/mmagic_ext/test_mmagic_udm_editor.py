@@ -94,7 +94,7 @@ def test_checkpoint_leaves_out_the_frozen_dists_network_and_still_loads():
 
 
 def test_preprocessor_rejects_batches_of_mixed_sizes_naming_the_key():
-    from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
+    from mmagic_ext.models.data_preprocessors.data_preprocessor import DegplugDataPreprocessor
 
     data = {"inputs": {"gt": [torch.rand(3, 8, 8), torch.rand(3, 8, 9)]}, "data_samples": None}
     with pytest.raises(ValueError, match="'gt'"):

@@ -239,8 +239,8 @@ def test_a_size_changing_pipeline_is_applied_to_the_crops_as_on_the_cpu(one_thre
 def test_mmagic_preprocessor_degrades_device_batches_like_the_cpu_dataset(one_thread):
     from mmengine.dataset import pseudo_collate
 
-    from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
-    from mmagic_ext.datasets import DegplugTransferTupleDataset
+    from mmagic_ext.models.data_preprocessors.data_preprocessor import DegplugDataPreprocessor
+    from mmagic_ext.datasets.degplug_datasets import DegplugTransferTupleDataset
 
     settings = dict(gt_folder="embedded:train", pipeline=NO_JPEG, crop_size=24, seed=2)
     cpu = DegplugTransferTupleDataset(**settings)
@@ -331,7 +331,7 @@ def test_mmagic_udm_editor_trains_a_step_on_a_degrade_on_device_batch(one_thread
     from mmagic.registry import OPTIM_WRAPPER_CONSTRUCTORS
     from mmengine.dataset import pseudo_collate
 
-    from mmagic_ext.datasets import DegplugTransferTupleDataset
+    from mmagic_ext.datasets.degplug_datasets import DegplugTransferTupleDataset
     from tests.helpers.mmagic_udm import tiny_editor
 
     editor = tiny_editor(gan=0.0)

@@ -316,7 +316,7 @@ def test_mmagic_editors_refuse_an_amp_optim_wrapper_by_name(monkeypatch):
     from mmengine.optim import OptimWrapper, OptimWrapperDict
     from mmengine.optim.optimizer import amp_optimizer_wrapper
 
-    from mmagic_ext.editor_base import refuse_amp_wrappers
+    from mmagic_ext.models.base_models.editor_base import refuse_amp_wrappers
 
     monkeypatch.setattr(amp_optimizer_wrapper, "is_cuda_available", lambda: True)  # built on a CPU-only machine
     parameter = torch.nn.Parameter(torch.zeros(1))
@@ -336,7 +336,7 @@ def test_mmagic_ndr_editor_trains_with_training_amp(amp):
     from mmengine.dataset import pseudo_collate
 
     import mmagic_ext  # noqa: F401
-    from mmagic_ext.datasets import DegplugAllInOneDataset
+    from mmagic_ext.datasets.degplug_datasets import DegplugAllInOneDataset
 
     editor = MODELS.build(dict(type="NDREditor", restorer=dict(type="NDRRestoreNet", seed=0, **TINY_RESTORER),
                                degrader=dict(type="NDRDegradNet", seed=1, **TINY_DEGRADER),

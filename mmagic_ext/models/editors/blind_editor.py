@@ -32,9 +32,9 @@ from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
 from degplug.blind.restorer_factory import register_restorer_builder
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
-from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor
-from mmagic_ext.udm_editor import _build
+from mmagic_ext.models.data_preprocessors.data_preprocessor import DegplugDataPreprocessor
+from mmagic_ext.models.base_models.editor_base import DegplugEditor
+from mmagic_ext.models.editors.udm_editor import _build
 
 
 def build_mmagic_restorer(config: dict):

@@ -4,10 +4,10 @@ The formats, their reading and writing live in the core (:mod:`degplug.checkpoin
 ``UniversalDegradationModel.from_checkpoint`` / ``save_as``) and the command is
 ``degplug convert udm-framework SRC --out DST --to {degplug,basicsr,mmagic} [--config ...]``. What
 is left here is what needs mmengine: its checkpoints hold the message hub, so they are read with
-the explicit allowlist of :mod:`mmagic_ext.checkpoint_loading` (weights only; a file holding other
+the explicit allowlist of :mod:`mmagic_ext.checkpoints.loading` (weights only; a file holding other
 objects is refused, never unpickled in full), and an MMagic ``.py`` config is read with mmengine's
 ``Config`` (:func:`generator_config_from_file`; the config text mmengine stores inside a checkpoint,
-``meta['cfg']``, is never run). ``python -m mmagic_ext.udm_checkpoints SOURCE DEST --to ...``
+``meta['cfg']``, is never run). ``python -m mmagic_ext.checkpoints.udm_checkpoints SOURCE DEST --to ...``
 remains as a shorthand for the ``degplug convert`` verb.
 """
 
@@ -23,7 +23,7 @@ from degplug import checkpoints
 from degplug.cli.convert_framework import convert_udm
 from degplug.udm.config import UDMConfig
 from degplug.udm.model import MMAGIC_PREFIX, UniversalDegradationModel, read_udm_file
-from mmagic_ext.checkpoint_loading import MMENGINE_CHECKPOINT_GLOBALS
+from mmagic_ext.checkpoints.loading import MMENGINE_CHECKPOINT_GLOBALS
 
 GENERATOR_PREFIX = MMAGIC_PREFIX
 FORMATS = checkpoints.LAYOUTS
@@ -88,7 +88,7 @@ def generator_config_from_file(path: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mmagic_ext.udm_checkpoints",
+    parser = argparse.ArgumentParser(prog="python -m mmagic_ext.checkpoints.udm_checkpoints",
                                      description="shorthand for `degplug convert udm-framework`")
     parser.add_argument("source", help="udm_<iter>.pth, net_g_<iter>.pth or an MMagic iter_<n>.pth")
     parser.add_argument("dest", help="file to write")

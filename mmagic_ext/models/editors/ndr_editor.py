@@ -61,8 +61,8 @@ from degplug.eval.ndr_scoring import restore_images
 from degplug.ndr.degrad_net import NDRDegradNet
 from degplug.ndr.restore_net import NDRRestoreNet
 from degplug.ndr.training import OPTIMIZER_GROUPS, NDRTrainingStep, parameter_groups
-from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
+from mmagic_ext.models.data_preprocessors.data_preprocessor import DegplugDataPreprocessor
+from mmagic_ext.models.base_models.editor_base import DegplugEditor, refuse_amp_wrappers
 
 TRAINING_KEYS = (
     "schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase",

@@ -2,8 +2,8 @@
 
 - :class:`UDMCheckpointExportHook` writes ``udm_<iter>.pth``: what ``degplug transfer --ckpt``,
   ``UniversalDegradationModel.from_checkpoint`` and BasicSR's ``UDMModel`` (via
-  ``mmagic_ext.udm_checkpoints``) read. It also stores the UDM config dict as
-  ``meta['udm_config']`` in mmengine's own ``iter_<n>.pth``, so ``mmagic_ext.udm_checkpoints``
+  ``mmagic_ext.checkpoints.udm_checkpoints``) read. It also stores the UDM config dict as
+  ``meta['udm_config']`` in mmengine's own ``iter_<n>.pth``, so ``mmagic_ext.checkpoints.udm_checkpoints``
   can rebuild the model from those files without running the config text mmengine stores beside it.
 - :class:`NDRCheckpointExportHook` writes ``ndr_<iter>.pth``: what ``degplug restore --ckpt`` and
   ``degplug.ndr.checkpoint.load_restorer`` read (the same format BasicSR's ``NDRModel`` writes).
@@ -12,7 +12,7 @@ Both derive from :class:`CheckpointExportHook`: a subclass names the file prefix
 ``udm_<iter>.pth``) and writes one file from the editor. Files go on rank 0 into ``out_dir`` (default: the work dir) every ``interval`` iterations
 (match the CheckpointHook's) and at the end of training (``<prefix>_latest.pth``). In a
 multi-process run every rank first checks that the replicas agree
-(``mmagic_ext.distributed_wrapper.log_replica_agreement``), so every rank must run the hook.
+(``mmagic_ext.models.wrappers.distributed_wrapper.log_replica_agreement``), so every rank must run the hook.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from degplug.ndr.checkpoint import save_restorer
-from mmagic_ext.distributed_wrapper import log_replica_agreement
+from mmagic_ext.models.wrappers.distributed_wrapper import log_replica_agreement
 
 
 class CheckpointExportHook(Hook):

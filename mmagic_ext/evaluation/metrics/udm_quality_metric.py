@@ -4,7 +4,7 @@ Wraps ``degplug.eval.metrics.build_metrics``. LPIPS and DISTS need local pretrai
 when one is missing the metric is logged as unavailable (with the file and where it goes) and
 reported as ``'<pair>/<name>': 'unavailable'``, never as a number.
 
-Reads the ``UDMEditor`` data samples (values in [0, 255], see ``mmagic_ext.udm_editor``):
+Reads the ``UDMEditor`` data samples (values in [0, 255], see ``mmagic_ext.models.editors.udm_editor``):
 ``reproduction`` compares ``output.pred_img`` with ``gt_img``; ``transfer`` compares
 ``output.transfer_pred_img`` with ``transfer_gt_img`` and ``identity`` (the do-nothing baseline)
 ``transfer_img`` with ``transfer_gt_img`` (when the dataset gives transfer tuples). The rows and

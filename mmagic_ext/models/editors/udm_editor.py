@@ -56,8 +56,8 @@ from torch import nn
 from degplug.eval.udm_scoring import synthesize_rows
 from degplug.udm.model import UniversalDegradationModel
 from degplug.udm.training import UDMOptimizers, UDMTrainingOptions, UDMTrainingStep
-from mmagic_ext.data_preprocessor import DegplugDataPreprocessor
-from mmagic_ext.editor_base import DegplugEditor, refuse_amp_wrappers
+from mmagic_ext.models.data_preprocessors.data_preprocessor import DegplugDataPreprocessor
+from mmagic_ext.models.base_models.editor_base import DegplugEditor, refuse_amp_wrappers
 
 # The entropy optimizer's default: Adam lr 1e-3, as the authors and BasicSR's UDMModel.
 DEFAULT_ENTROPY = {"type": "OptimWrapper", "optimizer": {"type": "Adam", "lr": 1e-3}}

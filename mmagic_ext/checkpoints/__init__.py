@@ -1,0 +1,1 @@
+"""mmengine checkpoints: weights-only loading with an explicit allowlist, and the UDM file conversions that need mmengine."""

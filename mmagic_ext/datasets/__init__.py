@@ -1,0 +1,1 @@
+"""degplug's core datasets as MMagic datasets (as ``mmagic.datasets``)."""

@@ -1,0 +1,1 @@
+"""Training-loop pieces: hooks and optimizer-wrapper constructors (as ``mmagic.engine``)."""

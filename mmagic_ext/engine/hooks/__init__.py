@@ -1,0 +1,1 @@
+"""Hooks: checkpoint export and the UDM transfer panel (as ``mmagic.engine.hooks``)."""

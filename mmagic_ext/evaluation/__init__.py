@@ -1,0 +1,1 @@
+"""Evaluation for MMagic's test and validation loops (as ``mmagic.evaluation``)."""

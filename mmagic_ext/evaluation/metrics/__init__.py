@@ -1,0 +1,1 @@
+"""The UDM and NDR metrics (as ``mmagic.evaluation.metrics``)."""

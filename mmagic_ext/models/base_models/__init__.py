@@ -1,0 +1,1 @@
+"""The base class the degplug editors share (as ``mmagic.models.base_models``)."""

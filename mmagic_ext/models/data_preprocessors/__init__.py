@@ -1,0 +1,1 @@
+"""The data preprocessor of the degplug editors (as ``mmagic.models.data_preprocessors``)."""

@@ -1,0 +1,1 @@
+"""The degplug editors: UDM, NDR-Restore and blind restoration training in MMagic (as ``mmagic.models.editors``)."""

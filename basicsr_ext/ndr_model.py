@@ -22,7 +22,7 @@ Options (besides BasicSR's usual ones):
         ``degplug.ndr.training.OPTIMIZER_KEYS`` order, each with its lr scheduler.
 Validation reports PSNR/SSIM per task (datasets that tag items with ``task``; rows in the order the
 tasks come) and their average, restored and scored by ``degplug.eval.ndr_scoring`` as ``degplug eval ndr``
-and MMagic's ``NDRTaskMetric``; ``basicsr test`` (options/ndr_test.yml) also writes it to
+and MMagic's ``NDRTaskMetric``; ``basicsr test`` (options/test/NDR/test_NDR_allinone3.yml) also writes it to
 ``results/<name>/<dataset>_metrics.{md,json}``.
 """
 

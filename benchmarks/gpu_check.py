@@ -531,7 +531,7 @@ def two_process_options(backend: str) -> dict:
     """The UDM demo options made tiny: 2 iterations, validation on one crop, checkpoints at the end."""
     import yaml
 
-    options = yaml.safe_load((REPO / "options" / "udm_demo.yml").read_text(encoding="utf-8"))
+    options = yaml.safe_load((REPO / "options" / "train" / "UDM" / "train_UDM_demo_embedded.yml").read_text(encoding="utf-8"))
     options["name"] = "gpu_check_two_process"
     options["num_gpu"] = "auto" if backend == "nccl" else 0
     options["dist_params"] = {"backend": backend}

@@ -2,7 +2,7 @@
 
     python benchmarks/ndr_optimizer_state.py [--iterations 300] [--work-dir outputs/ndr_optimizer_state]
 
-Trains ``options/ndr_demo.yml`` (authors' network, embedded photographs, synthetic noise σ
+Trains ``options/train/NDR/train_NDR_demo_embedded.yml`` (authors' network, embedded photographs, synthetic noise σ
 15/25/50, rain, haze, ×2) through ``basicsr train`` twice with ``train.schedule: alternate``, once
 with ``train.optimizer_state: separate`` and once with ``shared`` (same seed, data order, crops,
 batch and learning rate), then scores both final restorers as ``report_ndr_vs_swinir.py`` does
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report_ndr_vs_swinir import held_out_pairs, load_generator
 
 REPO = Path(__file__).resolve().parents[1]
-OPTIONS = REPO / "options" / "ndr_demo.yml"
+OPTIONS = REPO / "options" / "train" / "NDR" / "train_NDR_demo_embedded.yml"
 STATES = ("separate", "shared")
 
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{metric.psnr:.2f} / {metric.ssim:.4f}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     timing = ", ".join(f"{state} {seconds[state]:.0f} s" for state in STATES if seconds[state] is not None)
-    text = (f"options/ndr_demo.yml, schedule alternate, {args.iterations} iterations"
+    text = (f"options/train/NDR/train_NDR_demo_embedded.yml, schedule alternate, {args.iterations} iterations"
             f"{', training ' + timing if timing else ''}; PSNR / SSIM on held-out "
             f"{f'{args.crop_size}² crops' if args.crop_size else 'full images'}\n\n" + "\n".join(lines) + "\n")
     print(text)

@@ -2,7 +2,7 @@
 
     python benchmarks/report_blind.py [--udm CKPT] [--udm-iterations 200] [--restorer-iterations 150]
 
-1. A demo UDM: loaded from ``--udm`` (e.g. the demo run of options/udm_demo.yml, trained on the
+1. A demo UDM: loaded from ``--udm`` (e.g. the demo run of options/train/UDM/train_UDM_demo_embedded.yml, trained on the
    ``homogeneous`` preset, which contains this composition) or trained here through
    ``UDMTrainingStep`` (small config, the demo recipe: L1 + rate + contrastive) on the embedded training
    photographs degraded by the composition ``gaussian_blur (σ 0.8–2.5) → gaussian_noise (σ 2–10)``
@@ -56,7 +56,7 @@ def train_udm(iterations: int, crop: int, batch: int) -> UniversalDegradationMod
     options = UDMTrainingOptions.from_dict({
         "dists_pretrained": False, "queue_size": 32,
         "weights": {"similarity": 0.0, "l1": 1.0, "rate_g": 1e-4, "rate_l": 1.0, "contrastive": 1e-4,
-                    "color": 0.0, "diversity": 0.0, "gan": 0.0},  # the demo recipe (options/udm_demo.yml)
+                    "color": 0.0, "diversity": 0.0, "gan": 0.0},  # the demo recipe (options/train/UDM/train_UDM_demo_embedded.yml)
     })
     step = UDMTrainingStep(model, options)
     groups = step.parameter_groups()

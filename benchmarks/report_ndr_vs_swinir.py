@@ -2,8 +2,8 @@
 
     python benchmarks/report_ndr_vs_swinir.py [--iterations 300] [--work-dir outputs/report_ndr]
 
-1. Trains ``options/ndr_demo.yml`` (NDRModel, bidirectional, joint schedule) and
-   ``options/swinir_allinone_demo.yml`` (BasicSR's own SRModel + SwinIR, L1) through the
+1. Trains ``options/train/NDR/train_NDR_demo_embedded.yml`` (NDRModel, bidirectional, joint schedule) and
+   ``options/train/SwinIR/train_SwinIR_allinone_demo_embedded.yml`` (BasicSR's own SRModel + SwinIR, L1) through the
    ``basicsr train`` command, each for ``--iterations`` iterations: same embedded training
    photographs, same synthetic tasks (noise σ 15/25/50, rain, haze, ×2 down-up), same crops, batch,
    seed and learning rate; parameter counts within 6 %.
@@ -30,7 +30,7 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS = {"SwinIR (BasicSR)": REPO / "options" / "swinir_allinone_demo.yml", "NDR-Restore": REPO / "options" / "ndr_demo.yml"}
+RUNS = {"SwinIR (BasicSR)": REPO / "options" / "train" / "SwinIR" / "train_SwinIR_allinone_demo_embedded.yml", "NDR-Restore": REPO / "options" / "train" / "NDR" / "train_NDR_demo_embedded.yml"}
 
 
 def train(options: Path, iterations: int, work_dir: Path) -> float:

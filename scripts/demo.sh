@@ -5,7 +5,7 @@
 #    its fidelity table (benchmarks/udm_fidelity.py, 8 held-out pairs per degradation);
 # 2. trains the demo UDM on the photographs shipped inside scikit-image/matplotlib through
 #    BasicSR's real train pipeline, and writes its transfer panels, for a user who wants to watch
-#    training (the shipped model's own recipe is options/udm_small.yml, about 45 minutes).
+#    training (the shipped model's own recipe is options/train/UDM/train_UDM_small_embedded.yml, about 45 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -17,10 +17,10 @@ echo "== 1. the shipped small UDM: transfer panels and fidelity table (held-out 
 "$root/.venv/bin/python" benchmarks/udm_fidelity.py --ckpt small --pairs 8 --metrics psnr ssim ms_ssim \
   --no-sweep --out outputs/shipped_udm
 echo
-echo "== 2. training the demo UDM (options/udm_demo.yml)"
+echo "== 2. training the demo UDM (options/train/UDM/train_UDM_demo_embedded.yml)"
 cd outputs/demo
 # An earlier demo run is archived by BasicSR (experiments/udm_demo_archived_<time>).
-"$root/.venv/bin/basicsr" train -opt "$root/options/udm_demo.yml" "$@"
+"$root/.venv/bin/basicsr" train -opt "$root/options/train/UDM/train_UDM_demo_embedded.yml" "$@"
 echo
 echo "shipped UDM panels: outputs/shipped_udm/transfer_panels.png; fidelity table: outputs/shipped_udm/fidelity.md"
 echo "UDM checkpoint:  outputs/demo/experiments/udm_demo/models/udm_latest.pth"

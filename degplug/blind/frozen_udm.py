@@ -25,7 +25,7 @@ def load_frozen_udm(udm: "str | Path | UniversalDegradationModel", argument: str
 
         path = resolve_udm_checkpoint(udm)  # a path, or the short name of a shipped model ("small")
         if not path.is_file():
-            raise FileNotFoundError(f"{argument}: UDM checkpoint {str(path)!r} does not exist (train one with `basicsr train -opt options/udm_demo.yml`)")
+            raise FileNotFoundError(f"{argument}: UDM checkpoint {str(path)!r} does not exist (train one with `basicsr train -opt options/train/UDM/train_UDM_demo_embedded.yml`)")
         try:
             model = UniversalDegradationModel.from_checkpoint(path)
         except ValueError as error:

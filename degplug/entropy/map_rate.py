@@ -19,7 +19,7 @@ position) or to a learned compressor. ``UDMConfig.map_scale`` sets it per model.
 Calibration (issue 13): at this scale a map can cost up to ~4 bits per channel and position, ~16
 bits per position for 4 channels, against an L1 of about 0.03: with ``rate_l = 1`` (the paper's
 weight, relative to 10·DISTS) the demo's trained ``e_l`` was exactly 0 everywhere. The CPU recipe
-``options/udm_small.yml`` weighs it 2·10⁻⁴ per bit per position; even there the rate fell from 20
+``options/train/UDM/train_UDM_small_embedded.yml`` weighs it 2·10⁻⁴ per bit per position; even there the rate fell from 20
 to 0.2 bits per position in 2500 CPU steps and the map stayed constant (left−right difference
 0.0000 on half-image degradations): the synthesis network had not yet learned to use it, so its
 bits bought nothing. The shipped small model's IDEN logits sit at about −9 before the sigmoid:
@@ -35,7 +35,7 @@ arrangement of the task (0.39) and died in another: the break-even weight is abo
 below the demo's. Why it is so low: while the synthesis network's condition layers still ignore
 e_l (they start at zero), the rate's is IDEN's only gradient, Adam makes full-size steps of it
 whatever its weight, and the sigmoid saturates; a map the density has already made cheap at one
-value is then costly to move away from. In the CPU recipe (``options/udm_small.yml``) even 1e-5
+value is then costly to move away from. In the CPU recipe (``options/train/UDM/train_UDM_small_embedded.yml``) even 1e-5
 saturated the map by iteration 500 (mean logit −5.7); with no e_l rate it stays alive."""
 
 _COMPRESSOR_STRIDE = 16  # 4 · 2 · 2: the analysis transform's total downsampling

@@ -64,7 +64,7 @@ ABLATIONS: dict[str, AblationSwitch] = {
     )
 }
 
-#: Loss weights of the CPU demo (options/udm_demo.yml): L1 instead of DISTS, whose VGG is not offline.
+#: Loss weights of the CPU demo (options/train/UDM/train_UDM_demo_embedded.yml): L1 instead of DISTS, whose VGG is not offline.
 DEMO_WEIGHTS = UDMLossWeights(similarity=0.0, l1=1.0, rate_g=1e-4, rate_l=1.0, contrastive=1e-4, color=1.0,
                               diversity=0.1, gan=0.05)
 

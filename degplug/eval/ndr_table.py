@@ -129,7 +129,7 @@ def _paired_batches(
 def _noise_batches(folder: Path, sigma: int, seed: int, limit: int | None, current: list[str]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     from degplug.data.synthetic_pairs import SyntheticPairDataset
 
-    # seed + σ: the noise of an all-in-one test set whose first task is denoise (options/ndr_test.yml),
+    # seed + σ: the noise of an all-in-one test set whose first task is denoise (options/test/NDR/test_NDR_allinone3.yml),
     # so `basicsr test` / `mim test` and this table score the same noisy images
     dataset = SyntheticPairDataset(folder, pipeline=f"allinone_noise{sigma}", crop_size=None, seed=seed + sigma, phase="val")
     for index in range(len(dataset) if limit is None else min(limit, len(dataset))):

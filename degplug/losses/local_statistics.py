@@ -15,7 +15,7 @@ Two images with the same degradation and different noise fields have nearly the 
 the term pays the network for the right noise *level*, texture strength and sharpness, exactly
 what L1 cannot see. It is cheap (a few separable blurs and average pools), has no parameters, and
 is a documented option next to DISTS (``UDMLossWeights.local_stats``), used by the CPU recipe
-``options/udm_small.yml``; ``options/udm.yml`` keeps the paper's DISTS.
+``options/train/UDM/train_UDM_small_embedded.yml``; ``options/train/UDM/train_UDM_paper.yml`` keeps the paper's DISTS.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ class UDMLossWeights:
         l1: optional pixel L1 next to DISTS (off by default).
         local_stats: optional local-statistics matching next to DISTS/L1 (``LocalStatisticsLoss``:
             band energies and local contrast, no pretrained network); off by default, used by the
-            CPU recipe ``options/udm_small.yml`` where DISTS's weights cannot be assumed.
+            CPU recipe ``options/train/UDM/train_UDM_small_embedded.yml`` where DISTS's weights cannot be assumed.
         rate_g: bits of ``e_g`` (§1.4).
         rate_l: bits per pixel of ``e_l`` (§1.4).
         contrastive: MoCo cross-entropy (§1.3).

@@ -1,7 +1,7 @@
 """Trained models shipped inside the package, loadable by a short name.
 
 ``small``: ``udm_small.pth``, a small UniversalDegradationModel trained on the CPU with
-``options/udm_small.yml`` on the photographs embedded in scikit-image and matplotlib (see
+``options/train/UDM/train_UDM_small_embedded.yml`` on the photographs embedded in scikit-image and matplotlib (see
 ``MODEL_CARD.md`` next to it for the training command, data, iterations, time and its fidelity
 table). Every place that takes a UDM checkpoint path also takes one of these names:
 

@@ -41,7 +41,7 @@ Schedules:
   - ``"shared"``: one optimizer ``"representation"`` for both half-steps, so its moments mix the
     two losses' gradients and its step count advances twice per iteration.
 
-  Measured on the short CPU demo (``benchmarks/ndr_optimizer_state.py``: ``options/ndr_demo.yml``,
+  Measured on the short CPU demo (``benchmarks/ndr_optimizer_state.py``: ``options/train/NDR/train_NDR_demo_embedded.yml``,
   authors' network, 300 iterations, one seed; README "NDR-Restore"): average PSNR / SSIM over the
   six demo tasks 18.90 / 0.6342 with separate state, 17.82 / 0.6348 with shared state (separate
   higher in PSNR on every task; SSIM equal on average).

@@ -10,7 +10,7 @@ from degplug.cli.main import main as degplug_main
 from degplug.data.embedded import embedded_photo_paths
 from degplug.data.image_io import read_image, write_image
 from tests.conftest import command_path
-from tests.helpers.basicsr_runs import NDR_DEMO_OPTIONS
+from tests.helpers.basicsr_runs import NDR_TEST_OPTIONS
 from tests.helpers.basicsr_runs import ndr_tiny_options as tiny_options
 from tests.helpers.basicsr_runs import run_basicsr_ndr as run_basicsr
 
@@ -88,7 +88,7 @@ def test_converted_authors_weights_give_the_eval_ndr_table_in_basicsr_test(tmp_p
     torch.save(random_official_state(0), tmp_path / "model_L.pth")
     assert degplug_main(["convert", "ndr-official", str(tmp_path / "model_L.pth"), "--out", str(tmp_path / "ndr.pth")]) == 0
     data = _tiny_test_layout(tmp_path / "test")
-    options = yaml.safe_load((NDR_DEMO_OPTIONS.parent / "ndr_test.yml").read_text())
+    options = yaml.safe_load(NDR_TEST_OPTIONS.read_text())
     options.update(num_gpu=0)
     tasks = options["datasets"]["test_1"]["tasks"]
     tasks[0]["gt_folder"] = str(data / "denoise")

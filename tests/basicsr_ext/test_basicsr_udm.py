@@ -8,7 +8,7 @@ import yaml
 
 from degplug.udm.model import UniversalDegradationModel
 from tests.conftest import command_path
-from tests.helpers.basicsr_runs import UDM_DEMO_OPTIONS, run_basicsr
+from tests.helpers.basicsr_runs import UDM_TEST_OPTIONS, run_basicsr
 from tests.helpers.basicsr_runs import udm_tiny_options as tiny_options
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,7 @@ def test_udm_trains_validates_and_resumes_through_the_basicsr_command(tmp_path, 
     assert (experiment / "models" / "net_g_4.pth").is_file()
 
     # `basicsr test` evaluates the checkpoint and writes the metrics table.
-    test_options = yaml.safe_load((UDM_DEMO_OPTIONS.parent / "udm_test.yml").read_text())
+    test_options = yaml.safe_load(UDM_TEST_OPTIONS.read_text())
     test_options["network_g"] = options_network = tiny_options(iterations=4)["network_g"]
     assert options_network["type"] == "UniversalDegradationModel"
     test_options["path"]["pretrain_network_g"] = str(experiment / "models" / "net_g_4.pth")

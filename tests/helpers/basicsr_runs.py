@@ -9,8 +9,10 @@ import yaml
 
 from tests.conftest import REPO, command_path
 
-UDM_DEMO_OPTIONS = REPO / "options" / "udm_demo.yml"
-NDR_DEMO_OPTIONS = REPO / "options" / "ndr_demo.yml"
+UDM_DEMO_OPTIONS = REPO / "options" / "train" / "UDM" / "train_UDM_demo_embedded.yml"
+NDR_DEMO_OPTIONS = REPO / "options" / "train" / "NDR" / "train_NDR_demo_embedded.yml"
+UDM_TEST_OPTIONS = REPO / "options" / "test" / "UDM" / "test_UDM_demo_embedded.yml"
+NDR_TEST_OPTIONS = REPO / "options" / "test" / "NDR" / "test_NDR_allinone3.yml"
 
 
 def udm_tiny_options(iterations: int, **weights) -> dict:

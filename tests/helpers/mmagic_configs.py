@@ -29,7 +29,7 @@ test_evaluator = val_evaluator
 
 def write_udm_config(path: Path, work_dir: Path, iters: int) -> Path:
     sizes = ", ".join(f"{k}={v!r}" for k, v in UDM_TINY_SIZES.items())
-    path.write_text(textwrap.dedent(UDM_TINY_CONFIG.format(demo=str(REPO / "configs" / "udm_demo.py"),
+    path.write_text(textwrap.dedent(UDM_TINY_CONFIG.format(demo=str(REPO / "configs" / "udm" / "udm_demo_1xb4-300iter_embedded.py"),
                                                        work_dir=str(work_dir), sizes=sizes, iters=iters)))
     return path
 
@@ -56,7 +56,7 @@ custom_hooks = [dict(type='NDRCheckpointExportHook', interval=2)]
 
 
 def write_ndr_config(path: Path, work_dir: Path, iters: int) -> Path:
-    path.write_text(textwrap.dedent(NDR_TINY_CONFIG.format(demo=str(REPO / "configs" / "ndr_demo.py"),
+    path.write_text(textwrap.dedent(NDR_TINY_CONFIG.format(demo=str(REPO / "configs" / "ndr" / "ndr_demo_1xb4-300iter_embedded.py"),
                                                        work_dir=str(work_dir), iters=iters)))
     return path
 
@@ -74,7 +74,7 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 
 
 def write_blind_config(path: Path, work_dir: Path, udm: Path, pool: Path, iters: int) -> Path:
-    path.write_text(textwrap.dedent(BLIND_TINY_CONFIG.format(demo=str(REPO / "configs" / "blind_nafnet_demo.py"),
+    path.write_text(textwrap.dedent(BLIND_TINY_CONFIG.format(demo=str(REPO / "configs" / "blind" / "blind_swinir-demo_1xb4-300iter_embedded.py"),
                                                        work_dir=str(work_dir), udm=str(udm), pool=str(pool), iters=iters)))
     return path
 

@@ -78,7 +78,7 @@ def test_basicsr_blind_model_trains_swinir_through_the_basicsr_command(tmp_path,
     udm = fresh_tiny_udm()
     udm.save_checkpoint(tmp_path / "udm.pth")
     tiny_pool(udm).save(tmp_path / "pool.pth")
-    options = yaml.safe_load((Path(__file__).resolve().parents[2] / "options" / "blind_swinir_demo.yml").read_text())
+    options = yaml.safe_load((Path(__file__).resolve().parents[2] / "options" / "train" / "Blind" / "train_Blind_SwinIR_demo_embedded.yml").read_text())
     options["name"] = "blind_test"
     options["degplug"] = {"udm": str(tmp_path / "udm.pth"), "pool": str(tmp_path / "pool.pth")}
     options["datasets"]["train"].update(crop_size=16, batch_size_per_gpu=2, dataset_enlarge_ratio=1)

@@ -1,4 +1,5 @@
-"""Every BasicSR options file (options/*.yml) and its MMagic twin (configs/*.py) describe the same run.
+"""Every BasicSR options file (options/{train,test}/<Model>/*.yml) and its MMagic twin
+(configs/<model>/*.py) describe the same run.
 
 Each concept (model arguments, loss weights, learning rates, schedule, batch, crops, degradation
 pipeline, dataset options, seeds, training options) is one function that maps BOTH schemas onto a
@@ -28,36 +29,41 @@ from mmengine.config import Config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
-# options/<file> -> (configs/<file>, model family)
+# options/<path> -> (configs/<path>, model family); the pairs are written out, not derived from the names
 TWINS = {
-    "udm.yml": ("udm.py", "udm"),
-    "udm_demo.yml": ("udm_demo.py", "udm"),
-    "udm_small.yml": ("udm_small.py", "udm"),
-    "ndr.yml": ("ndr.py", "ndr"),
-    "ndr_4task.yml": ("ndr_4task.py", "ndr"),
-    "ndr_5task.yml": ("ndr_5task.py", "ndr"),
-    "ndr_demo.yml": ("ndr_demo.py", "ndr"),
-    "blind_swinir.yml": ("blind_nafnet.py", "blind"),
-    "blind_swinir_demo.yml": ("blind_nafnet_demo.py", "blind"),
+    "train/UDM/train_UDM_paper.yml": ("udm/udm_paper_1xb24-400k_clean-realistic.py", "udm"),
+    "train/UDM/train_UDM_demo_embedded.yml": ("udm/udm_demo_1xb4-300iter_embedded.py", "udm"),
+    "train/UDM/train_UDM_small_embedded.yml": ("udm/udm_small_1xb4-5k_embedded.py", "udm"),
+    "train/NDR/train_NDR_allinone3.yml": ("ndr/ndr_paper_1xb4-1000k_allinone3.py", "ndr"),
+    "train/NDR/train_NDR_allinone4.yml": ("ndr/ndr_paper_1xb4-1000k_allinone4.py", "ndr"),
+    "train/NDR/train_NDR_allinone5.yml": ("ndr/ndr_paper_1xb4-1000k_allinone5.py", "ndr"),
+    "train/NDR/train_NDR_demo_embedded.yml": ("ndr/ndr_demo_1xb4-300iter_embedded.py", "ndr"),
+    "train/Blind/train_Blind_SwinIR_DF2K.yml": ("blind/blind_swinir_1xb8-500k_df2k.py", "blind"),
+    "train/Blind/train_Blind_SwinIR_demo_embedded.yml": ("blind/blind_swinir-demo_1xb4-300iter_embedded.py", "blind"),
 }
+# The README's two short entry points: options/udm.yml is a relative symlink, configs/ndr.py a
+# one-line config whose _base_ is the full file. No other aliases.
+OPTIONS_ALIASES = {"udm.yml": "train/UDM/train_UDM_paper.yml"}
+CONFIG_ALIASES = {"ndr.py": "ndr/ndr_paper_1xb4-1000k_allinone3.py"}
 WITHOUT_TWIN = {
-    "udm_test.yml": "`basicsr test` options; MMagic tests with the training config's test_dataloader "
-                    "(`mim test mmagic configs/udm_demo.py --checkpoint ...`)",
-    "ndr_test.yml": "`basicsr test` options; MMagic tests with the training config's test_dataloader "
-                    "(`mim test mmagic configs/ndr.py --checkpoint ndr.pth`)",
-    "swinir_allinone_demo.yml": "BasicSR's own SwinIR (SRModel) as the baseline of benchmarks/report_ndr_vs_swinir.py; "
+    "test/UDM/test_UDM_demo_embedded.yml": "`basicsr test` options; MMagic tests with the training config's test_dataloader "
+                    "(`mim test mmagic configs/udm/udm_demo_1xb4-300iter_embedded.py --checkpoint ...`)",
+    "test/NDR/test_NDR_allinone3.yml": "`basicsr test` options; MMagic tests with the training config's test_dataloader "
+                    "(`mim test mmagic configs/ndr/ndr_paper_1xb4-1000k_allinone3.py --checkpoint ndr.pth`)",
+    "train/SwinIR/train_SwinIR_allinone_demo_embedded.yml": "BasicSR's own SwinIR (SRModel) as the baseline of benchmarks/report_ndr_vs_swinir.py; "
                                 "that comparison runs in BasicSR only",
 }
 # Dataset phases present on one side only, with the reason. Every other phase must exist on both.
 ONE_SIDED_PHASES = {
     # MMagic's MultiValLoop/MultiTestLoop need a val/test dataloader; BasicSR trains without a val set.
-    "udm_small.yml": {"mmagic": {"val"}},
+    "train/UDM/train_UDM_small_embedded.yml": {"mmagic": {"val"}},
 }
 # Differences the two frameworks cannot express alike, asserted as they are so a change is seen.
 # BasicSR's SRModel keeps an EMA of network_g (train.ema_decay); MMagic's BlindRestorationEditor has none.
-BLIND_EMA_ONLY_IN_BASICSR = {"blind_swinir.yml": 0.999, "blind_swinir_demo.yml": 0}
+BLIND_EMA_ONLY_IN_BASICSR = {"train/Blind/train_Blind_SwinIR_DF2K.yml": 0.999, "train/Blind/train_Blind_SwinIR_demo_embedded.yml": 0}
 # The same restoration arch under each framework's registered name.
 ARCH_TWINS = {"SwinIR": "SwinIRNet"}
+NDR_DEMO = "train/NDR/train_NDR_demo_embedded.yml"
 
 
 # ------------------------------------------------------------------ loading
@@ -373,12 +379,43 @@ DATA_CONCEPTS = [crop_size, degradation_pipeline, dataset_options]
 
 
 # -------------------------------------------------------------------- tests
+def _relative(folder: str, pattern: str) -> set[str]:
+    root = REPO / folder
+    return {p.relative_to(root).as_posix() for p in root.rglob(pattern) if "_base_" not in p.parts}
+
+
 def test_every_options_file_is_paired_or_listed_without_twin_and_every_config_has_one():
-    options = {p.name for p in (REPO / "options").glob("*.yml")}
-    configs = {p.name for p in (REPO / "configs").glob("*.py")}
-    assert options == set(TWINS) | set(WITHOUT_TWIN), "add the new options file to TWINS or WITHOUT_TWIN"
+    options, configs = _relative("options", "*.yml"), _relative("configs", "*.py")
+    assert options == set(TWINS) | set(WITHOUT_TWIN) | set(OPTIONS_ALIASES), "add the new options file to TWINS or WITHOUT_TWIN"
     assert not set(TWINS) & set(WITHOUT_TWIN)
-    assert configs == {config for config, _ in TWINS.values()}, "every MMagic config needs its BasicSR twin in TWINS"
+    assert configs == {config for config, _ in TWINS.values()} | set(CONFIG_ALIASES), \
+        "every MMagic config needs its BasicSR twin in TWINS"
+
+
+def test_names_follow_the_frameworks_conventions():
+    """BasicSR: options/{train,test}/<Model>/{train,test}_<Model>_<setting>.yml; MMagic:
+    configs/<model>/<model>_<setting>_<gpus>xb<batch>-<iterations>_<data>.py."""
+    import re
+
+    for name in set(TWINS) | set(WITHOUT_TWIN):
+        assert re.fullmatch(r"(train|test)/(\w+)/\1_\2_\w+\.yml", name), name
+    for name, family in TWINS.values():
+        assert re.fullmatch(rf"{family}/{family}_[\w-]+_\d+xb\d+-\d+(k|iter)_[\w-]+\.py", name), name
+    for name, (config, family) in TWINS.items():  # the batch in the MMagic name is the one both files train with
+        per_gpu = load_options(name)["datasets"]["train"]["batch_size_per_gpu"]
+        assert f"xb{per_gpu}-" in config and load_config(config)["train_dataloader"]["batch_size"] == per_gpu, config
+
+
+def test_the_short_entry_points_are_the_full_files():
+    """`basicsr train -opt options/udm.yml` and `mim train mmagic configs/ndr.py` (README) run the full files."""
+    for alias, target in OPTIONS_ALIASES.items():
+        path = REPO / "options" / alias
+        assert path.is_symlink() and not Path(path.readlink()).is_absolute(), alias  # git keeps a relative link
+        assert path.resolve() == (REPO / "options" / target).resolve()
+        assert load_options(alias) == load_options(target)
+    for alias, target in CONFIG_ALIASES.items():
+        assert (REPO / "configs" / alias).read_text().count("\n") <= 2, "an alias is one _base_ line"
+        assert load_config(alias) == load_config(target)
 
 
 @pytest.mark.parametrize("concept", MODEL_CONCEPTS, ids=lambda c: c.__name__)
@@ -408,17 +445,17 @@ def test_blind_ema_is_the_one_listed_difference(name):
 
 def test_the_mappings_see_a_changed_value():
     """A drift planted on one side is reported by the concept that owns the key."""
-    opt, cfg = load_options("udm_demo.yml"), load_config("udm_demo.py")
+    opt, cfg = load_options("train/UDM/train_UDM_demo_embedded.yml"), load_config("udm/udm_demo_1xb4-300iter_embedded.py")
     cfg["optim_wrapper"]["entropy"]["optimizer"]["lr"] = 5e-4
     basicsr, mmagic = learning_rates(opt, cfg, "udm")
     assert basicsr["entropy"]["lr"] == 1e-3 and mmagic["entropy"]["lr"] == 5e-4
     opt["datasets"]["train"]["dataset_enlarge_ratio"] = 10
-    basicsr, mmagic = dataset_options(opt, cfg, "udm", "udm_demo.yml")
+    basicsr, mmagic = dataset_options(opt, cfg, "udm", "train/UDM/train_UDM_demo_embedded.yml")
     assert (basicsr["train"]["repeat"], mmagic["train"]["repeat"]) == (10, 50)
     opt["train"]["udm"]["weights"]["contrastive"] = 0.5
     basicsr, mmagic = loss_weights(opt, cfg, "udm")
     assert basicsr["weights"]["contrastive"] == 0.5 != mmagic["weights"]["contrastive"]
-    ndr_opt, ndr_cfg = load_options("ndr_demo.yml"), load_config("ndr_demo.py")
+    ndr_opt, ndr_cfg = load_options(NDR_DEMO), load_config(TWINS[NDR_DEMO][0])
     ndr_cfg["model"]["restorer"]["rank"] = 8
     basicsr, mmagic = model_arguments(ndr_opt, ndr_cfg, "ndr")
     assert (basicsr["restorer"]["rank"], mmagic["restorer"]["rank"]) == (4, 8)
@@ -428,13 +465,14 @@ def test_the_mappings_see_a_changed_value():
     # a default written out on one side only is no drift
     ndr_opt["network_g"]["ffn_expansion"] = inspect.signature(
         __import__("degplug.ndr.restore_net", fromlist=["NDRRestoreNet"]).NDRRestoreNet).parameters["ffn_expansion"].default
-    basicsr, mmagic = model_arguments(ndr_opt, load_config("ndr_demo.py"), "ndr")
+    basicsr, mmagic = model_arguments(ndr_opt, load_config(TWINS[NDR_DEMO][0]), "ndr")
     assert basicsr == mmagic
 
 
 def test_test_options_name_the_sizes_of_the_recipe_they_evaluate():
-    """udm_test.yml / ndr_test.yml have no MMagic twin; their networks are those of the recipes they test."""
-    assert _udm_config(load_options("udm_test.yml")["network_g"]) == _udm_config(load_options("udm_demo.yml")["network_g"])
+    """The test options have no MMagic twin; their networks are those of the recipes they test."""
+    test_udm, demo_udm = load_options("test/UDM/test_UDM_demo_embedded.yml"), load_options("train/UDM/train_UDM_demo_embedded.yml")
+    assert _udm_config(test_udm["network_g"]) == _udm_config(demo_udm["network_g"])
     arch, _ = _registries()
-    test_net, train_net = load_options("ndr_test.yml")["network_g"], load_options("ndr.yml")["network_g"]
+    test_net, train_net = load_options("test/NDR/test_NDR_allinone3.yml")["network_g"], load_options("train/NDR/train_NDR_allinone3.yml")["network_g"]
     assert with_defaults(arch.get(test_net["type"]), test_net) == with_defaults(arch.get(train_net["type"]), train_net)

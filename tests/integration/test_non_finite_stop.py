@@ -157,7 +157,7 @@ def test_mmagic_train_entry_point_turns_the_stop_into_a_message_and_exit_1(monke
             raise FloatingPointError("UDM loss is not finite at iteration 7 (...); the run stops here")
 
     monkeypatch.setattr(Runner, "from_cfg", classmethod(lambda cls, cfg: DivergingRunner()))
-    config = Path(__file__).resolve().parents[2] / "configs" / "udm_demo.py"
+    config = Path(__file__).resolve().parents[2] / "configs" / "udm" / "udm_demo_1xb4-300iter_embedded.py"
     assert train_main([str(config), "--work-dir", "unused"]) == 1
     err = capsys.readouterr().err
     assert "stopped: UDM loss is not finite at iteration 7" in err and "Traceback" not in err

@@ -7,9 +7,18 @@ import pytest
 from tests.conftest import REPO
 from tests.helpers.framework_registries import basicsr_registries
 
-SELF_CONTAINED = ["udm_demo.yml", "ndr_demo.yml", "swinir_allinone_demo.yml"]  # embedded data only
-USER_DATA = ["udm.yml", "ndr.yml", "ndr_4task.yml", "ndr_5task.yml", "blind_swinir.yml"]  # dataset paths the user fills in
-NDR_PROTOCOL = ["ndr.yml", "ndr_4task.yml", "ndr_5task.yml", "ndr_test.yml"]  # datasets/allinone layout
+SELF_CONTAINED = [  # embedded data only
+    "train/UDM/train_UDM_demo_embedded.yml", "train/NDR/train_NDR_demo_embedded.yml",
+    "train/SwinIR/train_SwinIR_allinone_demo_embedded.yml",
+]
+USER_DATA = [  # dataset paths the user fills in; udm.yml is the README's link to train_UDM_paper.yml
+    "udm.yml", "train/UDM/train_UDM_paper.yml", "train/NDR/train_NDR_allinone3.yml", "train/NDR/train_NDR_allinone4.yml",
+    "train/NDR/train_NDR_allinone5.yml", "train/Blind/train_Blind_SwinIR_DF2K.yml",
+]
+NDR_PROTOCOL = [  # datasets/allinone layout
+    "train/NDR/train_NDR_allinone3.yml", "train/NDR/train_NDR_allinone4.yml", "train/NDR/train_NDR_allinone5.yml",
+    "test/NDR/test_NDR_allinone3.yml",
+]
 
 
 @pytest.mark.parametrize("name", SELF_CONTAINED)
@@ -64,16 +73,17 @@ def test_ndr_protocol_options_pass_on_the_protocol_layout_and_name_eval_ndr_rows
         assert len(built) >= 1, phase
     test = phases.get("val") or phases["test_1"]
     rows = AllInOneDataset(test["tasks"], crop_size=None, phase="val").task_names
-    sigmas = [25] if name == "ndr_5task.yml" else [15, 25, 50]  # the 5-task benchmark scores σ 25 only
+    sigmas = [25] if name.endswith("allinone5.yml") else [15, 25, 50]  # the 5-task benchmark scores σ 25 only
     assert rows[: len(sigmas) + 2] == [*(f"denoise σ{s}" for s in sigmas), "derain", "dehaze"]
     if "train" in phases:  # every protocol trains on the noise levels of the authors' options/train.yml
         (denoise,) = [task for task in phases["train"]["tasks"] if task["task"] == "denoise"]
         assert denoise["sigmas"] == [15, 25, 50] and denoise.get("repeat", 1) == 1
-    assert ("sr ×2" in rows) == (name == "ndr_4task.yml")
-    assert ("deblur" in rows and "lowlight" in rows) == (name == "ndr_5task.yml")
+    assert ("sr ×2" in rows) == name.endswith("allinone4.yml")
+    assert ("deblur" in rows and "lowlight" in rows) == name.endswith("allinone5.yml")
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.py")))
+@pytest.mark.parametrize("name", sorted(p.relative_to(REPO / "configs").as_posix() for p in (REPO / "configs").rglob("*.py")
+                                         if "_base_" not in p.parts))
 def test_mmagic_configs_load_and_name_registered_models(name):
     pytest.importorskip("mmagic")
     import mmagic_ext  # noqa: F401

@@ -1,4 +1,4 @@
-"""The blind wrapper's MMagic config (configs/blind_nafnet_demo.py) through ``mim train`` / ``--resume`` / ``mim test``."""
+"""The blind wrapper's MMagic config (configs/blind/blind_swinir-demo_1xb4-300iter_embedded.py) through ``mim train`` / ``--resume`` / ``mim test``."""
 
 
 import pytest
@@ -11,7 +11,7 @@ from tests.helpers.mmagic_configs import write_blind_config as _write_config
 
 pytestmark = pytest.mark.integration
 
-def test_blind_nafnet_demo_trains_resumes_and_tests_through_mim(tmp_path, subprocess_env):
+def test_blind_swinir_demo_trains_resumes_and_tests_through_mim(tmp_path, subprocess_env):
     env = subprocess_env
     udm_path, pool_path = _frozen_udm_and_pool(tmp_path)
     udm_bytes = udm_path.read_bytes()

@@ -116,7 +116,7 @@ def _need_basicsr() -> None:
 
 
 def _udm_options(tmp_path: Path, edit) -> Path:
-    options = yaml.safe_load((REPO / "options" / "udm_demo.yml").read_text())
+    options = yaml.safe_load((REPO / "options" / "train" / "UDM" / "train_UDM_demo_embedded.yml").read_text())
     edit(options)
     path = tmp_path / "options.yml"
     path.write_text(yaml.safe_dump(options))
@@ -179,12 +179,12 @@ def test_all_in_one_task_keys_and_basicsr_dataset_keys_are_checked(tmp_path):
     from basicsr_ext.options_check import OptionsError, check_options
     from tests.helpers.framework_registries import basicsr_registries
 
-    ndr = yaml.safe_load((REPO / "options" / "ndr_demo.yml").read_text())
+    ndr = yaml.safe_load((REPO / "options" / "train" / "NDR" / "train_NDR_demo_embedded.yml").read_text())
     ndr["datasets"]["train"]["tasks"][0]["sigma"] = [25]
     (tmp_path / "ndr.yml").write_text(yaml.safe_dump(ndr))
     with pytest.raises(OptionsError, match=r"tasks\[0\]: unknown option 'sigma'.*Did you mean 'sigmas'"):
         check_options(tmp_path / "ndr.yml", registries=basicsr_registries())
-    sr = yaml.safe_load((REPO / "options" / "swinir_allinone_demo.yml").read_text())
+    sr = yaml.safe_load((REPO / "options" / "train" / "SwinIR" / "train_SwinIR_allinone_demo_embedded.yml").read_text())
     sr["datasets"]["train"] = {"name": "p", "type": "PairedImageDataset", "dataroot_gt": str(tmp_path),
                                "dataroot_lq": str(tmp_path), "io_backend": {"type": "disk"}, "gt_sise": 64}
     (tmp_path / "sr.yml").write_text(yaml.safe_dump(sr))

@@ -1,6 +1,6 @@
 """The degradation operators come from one explicit table, complete without importing anything else.
 
-The operator types are read from the shipped BasicSR options (options/*.yml) and MMagic configs
+The operator types are read from the shipped BasicSR options (options/**/*.yml) and MMagic configs
 (configs/**/*.py, parsed with ast, never executed) and from the named presets those files use.
 """
 
@@ -90,7 +90,7 @@ def _config_py(path: Path) -> dict[str, object]:
 def shipped_pipeline_types() -> dict[str, set[str]]:
     """File (relative path) -> the operator types its pipelines use, presets resolved."""
     per_file: dict[str, tuple[set[str], set[str]]] = {}
-    for path in sorted((ROOT / "options").glob("*.yml")):
+    for path in sorted((ROOT / "options").rglob("*.yml")):
         per_file[str(path.relative_to(ROOT))] = _pipelines_in(yaml.safe_load(path.read_text(encoding="utf-8")))
     for path in sorted((ROOT / "configs").rglob("*.py")):
         per_file[str(path.relative_to(ROOT))] = _pipelines_in(_config_py(path))
@@ -108,10 +108,10 @@ def shipped_pipeline_types() -> dict[str, set[str]]:
 def test_the_shipped_options_and_configs_use_only_operators_of_the_table():
     used = shipped_pipeline_types()
     # the reader found the inline pipelines of the small UDM recipe in both frameworks
-    for name in ("options/udm_small.yml", "configs/udm_small.py"):
+    for name in ("options/train/UDM/train_UDM_small_embedded.yml", "configs/udm/udm_small_1xb4-5k_embedded.py"):
         assert {"haze", "gaussian_blur", "jpeg", "resize_back"} <= used[name], (name, used[name])
     # and resolved the presets named by the other recipes
-    assert {"motion_blur", "film_grain", "raindrops"} <= used["options/udm.yml"]
+    assert {"motion_blur", "film_grain", "raindrops"} <= used["options/train/UDM/train_UDM_paper.yml"]
     missing = {name: sorted(types - set(OPERATORS)) for name, types in used.items() if types - set(OPERATORS)}
     assert not missing, f"operator types used by shipped files but not in the table: {missing}"
     for types in used.values():

@@ -165,7 +165,7 @@ def test_eval_noise_rows_score_the_same_noisy_images_as_the_test_options(tmp_pat
 
     for index in range(2):
         write_image(tmp_path / "denoise" / f"{index}.png", photo_crop(index, 24, 28))
-    tasks = yaml.safe_load((REPO / "options" / "ndr_test.yml").read_text())["datasets"]["test_1"]["tasks"][:1]
+    tasks = yaml.safe_load((REPO / "options" / "test" / "NDR" / "test_NDR_allinone3.yml").read_text())["datasets"]["test_1"]["tasks"][:1]
     tasks[0]["gt_folder"] = str(tmp_path / "denoise")
     dataset = AllInOneDataset(tasks, crop_size=None, phase="val")
     rows = evaluate_ndr_folder(torch.nn.Identity(), tmp_path)

@@ -23,12 +23,12 @@ def test_the_shipped_checkpoint_is_small_and_documented():
     assert SHIPPED.is_file()
     assert SHIPPED.stat().st_size <= 25 * 2**20
     card = (MODELS_DIR / "MODEL_CARD.md").read_text()
-    assert "options/udm_small.yml" in card and "udm_fidelity.py" in card
+    assert "options/train/UDM/train_UDM_small_embedded.yml" in card and "udm_fidelity.py" in card
 
 
 def test_small_loads_the_recipe_model():
     model = UniversalDegradationModel.from_checkpoint("small")
-    recipe = yaml.safe_load((REPO / "options" / "udm_small.yml").read_text())["network_g"]
+    recipe = yaml.safe_load((REPO / "options" / "train" / "UDM" / "train_UDM_small_embedded.yml").read_text())["network_g"]
     config = model.config.to_dict()
     for key, value in recipe.items():
         if key != "type":

@@ -1,12 +1,12 @@
-# UDM demo, the MMagic twin of options/udm_demo.yml: a small model trained on the photographs shipped
+# UDM demo, the MMagic twin of options/train/UDM/train_UDM_demo_embedded.yml: a small model trained on the photographs shipped
 # inside scikit-image and matplotlib, with synthetic degradations, on the CPU in a few minutes:
-#   mim train mmagic configs/udm_demo.py --work-dir work_dirs/udm_demo
-#   python -m mmagic_ext.train configs/udm_demo.py
-#   mim test mmagic configs/udm_demo.py --checkpoint work_dirs/udm_demo/iter_300.pth
-# The same recipe as options/udm_demo.yml: L1 instead of DISTS (DISTS's pretrained VGG cannot be
+#   mim train mmagic configs/udm/udm_demo_1xb4-300iter_embedded.py --work-dir work_dirs/udm_demo
+#   python -m mmagic_ext.train configs/udm/udm_demo_1xb4-300iter_embedded.py
+#   mim test mmagic configs/udm/udm_demo_1xb4-300iter_embedded.py --checkpoint work_dirs/udm_demo/iter_300.pth
+# The same recipe as options/train/UDM/train_UDM_demo_embedded.yml: L1 instead of DISTS (DISTS's pretrained VGG cannot be
 # assumed offline), colour/diversity/GAN terms off (see that file for the measured reason), lr 2e-3;
-# LPIPS/DISTS metrics are reported as unavailable without their weights. configs/udm.py keeps the paper's.
-_base_ = './_base_/udm_runtime.py'
+# LPIPS/DISTS metrics are reported as unavailable without their weights. configs/udm/udm_paper_1xb24-400k_clean-realistic.py keeps the paper's.
+_base_ = '../_base_/udm_runtime.py'
 
 experiment_name = 'udm_demo'
 work_dir = f'./work_dirs/{experiment_name}'

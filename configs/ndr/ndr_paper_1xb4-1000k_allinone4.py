@@ -1,7 +1,7 @@
-# NDR-Restore, 4-task variant of configs/ndr.py: noise σ 15/25/50, rain, haze and ×2 bicubic
+# NDR-Restore, 4-task variant of configs/ndr/ndr_paper_1xb4-1000k_allinone3.py: noise σ 15/25/50, rain, haze and ×2 bicubic
 # super-resolution synthesised from the same clean images (`degplug data check --protocol allinone4`).
-#   mim train mmagic configs/ndr_4task.py --work-dir work_dirs/ndr_allinone4
-_base_ = './ndr.py'
+#   mim train mmagic configs/ndr/ndr_paper_1xb4-1000k_allinone4.py --work-dir work_dirs/ndr_allinone4
+_base_ = './ndr_paper_1xb4-1000k_allinone3.py'
 
 experiment_name = 'ndr_allinone4'
 work_dir = f'./work_dirs/{experiment_name}'

@@ -1,8 +1,8 @@
-# NDR-Restore, 5-task variant of configs/ndr.py: the five-task mix of later work (IDR, InstructIR):
+# NDR-Restore, 5-task variant of configs/ndr/ndr_paper_1xb4-1000k_allinone3.py: the five-task mix of later work (IDR, InstructIR):
 # noise (trained on σ 15/25/50 as the authors' 3-task recipe, scored at σ 25 as the 5-task benchmark),
 # rain, haze, GoPro motion blur, LOL low light (`degplug data check --protocol allinone5`).
-#   mim train mmagic configs/ndr_5task.py --work-dir work_dirs/ndr_allinone5
-_base_ = './ndr.py'
+#   mim train mmagic configs/ndr/ndr_paper_1xb4-1000k_allinone5.py --work-dir work_dirs/ndr_allinone5
+_base_ = './ndr_paper_1xb4-1000k_allinone3.py'
 
 experiment_name = 'ndr_allinone5'
 work_dir = f'./work_dirs/{experiment_name}'

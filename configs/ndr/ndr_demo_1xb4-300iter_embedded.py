@@ -1,10 +1,10 @@
-# NDR-Restore demo, the MMagic twin of options/ndr_demo.yml: a small model on the photographs shipped
+# NDR-Restore demo, the MMagic twin of options/train/NDR/train_NDR_demo_embedded.yml: a small model on the photographs shipped
 # inside scikit-image and matplotlib with synthetic noise, rain, haze and ×2 downsampling, on the CPU:
-#   mim train mmagic configs/ndr_demo.py --work-dir work_dirs/ndr_demo
-#   python -m mmagic_ext.train configs/ndr_demo.py
-#   mim test mmagic configs/ndr_demo.py --checkpoint work_dirs/ndr_demo/iter_300.pth
+#   mim train mmagic configs/ndr/ndr_demo_1xb4-300iter_embedded.py --work-dir work_dirs/ndr_demo
+#   python -m mmagic_ext.train configs/ndr/ndr_demo_1xb4-300iter_embedded.py
+#   mim test mmagic configs/ndr/ndr_demo_1xb4-300iter_embedded.py --checkpoint work_dirs/ndr_demo/iter_300.pth
 #   degplug restore --ckpt work_dirs/ndr_demo/ndr_latest.pth ...
-_base_ = './_base_/ndr_runtime.py'
+_base_ = '../_base_/ndr_runtime.py'
 
 experiment_name = 'ndr_demo'
 work_dir = f'./work_dirs/{experiment_name}'

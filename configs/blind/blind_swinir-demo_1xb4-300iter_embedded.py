@@ -1,12 +1,14 @@
-# CPU demo of configs/blind_nafnet.py, the MMagic twin of options/blind_swinir_demo.yml: a tiny SwinIRNet,
-# the embedded photographs, minutes on a CPU.
-#   basicsr train -opt options/udm_demo.yml      (or the MMagic twin configs/udm_demo.py)
+# CPU demo of configs/blind/blind_swinir_1xb8-500k_df2k.py, the MMagic twin of
+# options/train/Blind/train_Blind_SwinIR_demo_embedded.yml: a tiny SwinIRNet, the embedded photographs,
+# minutes on a CPU.
+#   basicsr train -opt options/train/UDM/train_UDM_demo_embedded.yml
+#       (or the MMagic twin configs/udm/udm_demo_1xb4-300iter_embedded.py)
 #   degplug degrade --preset noise25 --input <embedded val photos> --out real/
 #   degplug pool --ckpt experiments/udm_demo/models/udm_latest.pth --input real/ --out pools/demo.pth
-#   python -m mmagic_ext.train configs/blind_nafnet_demo.py
-_base_ = './blind_nafnet.py'
+#   python -m mmagic_ext.train configs/blind/blind_swinir-demo_1xb4-300iter_embedded.py
+_base_ = './blind_swinir_1xb8-500k_df2k.py'
 
-experiment_name = 'blind_nafnet_demo'
+experiment_name = 'blind_swinir_demo'
 work_dir = f'./work_dirs/{experiment_name}'
 
 model = dict(

@@ -1,11 +1,11 @@
-# UDM small, the MMagic twin of options/udm_small.yml (the recipe of the shipped `small` model):
-#   mim train mmagic configs/udm_small.py --work-dir work_dirs/udm_small
-#   python -m mmagic_ext.train configs/udm_small.py
-# Same model, data, loss weights, learning rates and schedule as options/udm_small.yml; see that
+# UDM small, the MMagic twin of options/train/UDM/train_UDM_small_embedded.yml (the recipe of the shipped `small` model):
+#   mim train mmagic configs/udm/udm_small_1xb4-5k_embedded.py --work-dir work_dirs/udm_small
+#   python -m mmagic_ext.train configs/udm/udm_small_1xb4-5k_embedded.py
+# Same model, data, loss weights, learning rates and schedule as options/train/UDM/train_UDM_small_embedded.yml; see that
 # file for why each differs from the demo recipe (Adam eps 1e-8, standardised e_g, contrastive 0.1,
 # encoders reading the high-pass band, no colour term,
 # rates scaled to an L1 of ~0.03, local-statistics matching instead of DISTS).
-_base_ = './_base_/udm_runtime.py'
+_base_ = '../_base_/udm_runtime.py'
 
 experiment_name = 'udm_small'
 work_dir = f'./work_dirs/{experiment_name}'
@@ -38,7 +38,7 @@ train_pipeline = dict(
         dict(type='resize_back', prob=1.0),
     ])
 train_dataloader = dict(
-    batch_size=4, num_workers=1, persistent_workers=True,  # data wait 18% -> 5% of the iteration here (options/udm_small.yml)
+    batch_size=4, num_workers=1, persistent_workers=True,  # data wait 18% -> 5% of the iteration here (options/train/UDM/train_UDM_small_embedded.yml)
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='DegplugTransferTupleDataset', gt_folder='embedded:train', pipeline=train_pipeline,
                  crop_size=48, degrade_size=160, repeat=2000, phase='train', seed=0))

@@ -1,9 +1,9 @@
 # UDM with the paper's model and settings (docs/specification.md §1.6), the MMagic twin of options/udm.yml.
 # Fill in your data folders, then:
-#   mim train mmagic configs/udm.py --work-dir work_dirs/udm
-#   python -m mmagic_ext.train configs/udm.py            (same, without mim)
+#   mim train mmagic configs/udm/udm_paper_1xb24-400k_clean-realistic.py --work-dir work_dirs/udm
+#   python -m mmagic_ext.train configs/udm/udm_paper_1xb24-400k_clean-realistic.py            (same, without mim)
 # DISTS needs vgg16-397923af.pth and DISTS_weights.pt in torch's hub cache (see `degplug doctor`).
-_base_ = './_base_/udm_runtime.py'
+_base_ = '../_base_/udm_runtime.py'
 
 experiment_name = 'udm_paper'
 work_dir = f'./work_dirs/{experiment_name}'

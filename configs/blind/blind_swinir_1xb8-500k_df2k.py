@@ -1,16 +1,16 @@
-# Data-mode BlindWrapper in MMagic, the MMagic twin of options/blind_swinir.yml: MMagic's own SwinIRNet
-# (any MODELS restoration arch works, e.g. generator=dict(type='NAFNet', img_channels=3, mid_channels=32,
-# middle_blk_num=12, enc_blk_nums=[2, 2, 4, 8], dec_blk_nums=[2, 2, 2, 2]) with NAFNet's own recipe)
-# trained on pairs whose LQ side a frozen UDM synthesizes from GT crops with embeddings of YOUR real
-# degraded images (docs/specification.md §4). Same arch, loss, crops, batch, learning rate and schedule as the BasicSR
-# file (the file keeps its earlier name, from when it trained NAFNet); BasicSR's EMA of the weights
-# (train.ema_decay 0.999) has no counterpart here.
+# Data-mode BlindWrapper in MMagic, the MMagic twin of options/train/Blind/train_Blind_SwinIR_DF2K.yml:
+# MMagic's own SwinIRNet (any MODELS restoration arch works, e.g. generator=dict(type='NAFNet',
+# img_channels=3, mid_channels=32, middle_blk_num=12, enc_blk_nums=[2, 2, 4, 8], dec_blk_nums=[2, 2, 2, 2])
+# with NAFNet's own recipe) trained on pairs whose LQ side a frozen UDM synthesizes from GT crops with
+# embeddings of YOUR real degraded images (docs/specification.md §4). Same arch, loss, crops, batch,
+# learning rate and schedule as the BasicSR file; BasicSR's EMA of the weights (train.ema_decay 0.999)
+# has no counterpart here.
 #   degplug pool --ckpt udm.pth --input my_real_degraded/ --out pools/real.pth
-#   python -m mmagic_ext.train configs/blind_nafnet.py
+#   python -m mmagic_ext.train configs/blind/blind_swinir_1xb8-500k_df2k.py
 _base_ = 'mmagic::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmagic_ext'], allow_failed_imports=False)
 
-experiment_name = 'blind_nafnet'
+experiment_name = 'blind_swinir'
 work_dir = f'./work_dirs/{experiment_name}'
 
 model = dict(

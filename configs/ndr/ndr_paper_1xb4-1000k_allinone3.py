@@ -1,5 +1,5 @@
 # NDR-Restore, all-in-one restoration with bidirectional training (docs/specification.md §2), the MMagic twin of
-# options/ndr.yml. Fill in your data paths, then:
+# options/train/NDR/train_NDR_allinone3.yml. Fill in your data paths, then:
 #   mim train mmagic configs/ndr/ndr_paper_1xb4-1000k_allinone3.py --work-dir work_dirs/ndr_allinone
 #   mim test mmagic configs/ndr/ndr_paper_1xb4-1000k_allinone3.py --checkpoint work_dirs/ndr_allinone/iter_1000000.pth
 #   degplug restore --ckpt work_dirs/ndr_allinone/ndr_latest.pth ...

@@ -1,4 +1,5 @@
-# UDM with the paper's model and settings (docs/specification.md §1.6), the MMagic twin of options/udm.yml.
+# UDM with the paper's model and settings (docs/specification.md §1.6), the MMagic twin of
+# options/train/UDM/train_UDM_paper.yml.
 # Fill in your data folders, then:
 #   mim train mmagic configs/udm/udm_paper_1xb24-400k_clean-realistic.py --work-dir work_dirs/udm
 #   python -m mmagic_ext.train configs/udm/udm_paper_1xb24-400k_clean-realistic.py            (same, without mim)

@@ -1,7 +1,10 @@
 """What degplug registers in BasicSR's registries, as a table.
 
 Core classes carry no framework decorators; they are registered here by call. Registration is
-idempotent, so importing ``basicsr_ext`` twice (or from a worker process) is harmless.
+idempotent, so importing ``basicsr_ext`` twice (or from a worker process) is harmless. A class may
+also be registered under a second name, written ``"module:Class as Alias"``: degplug's
+``GradientPenaltyLoss`` is ``UDMGradientPenaltyLoss`` in both frameworks (MMagic has a
+``GradientPenaltyLoss`` of its own), and keeps its class name here for existing option files.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ REGISTERED: dict[str, list[str]] = {
         "degplug.losses.contrastive:ContrastiveLoss",
         "degplug.losses.wgan_gp:WGANGeneratorLoss",
         "degplug.losses.wgan_gp:WGANDiscriminatorLoss",
-        "degplug.losses.wgan_gp:GradientPenaltyLoss",
+        "degplug.losses.wgan_gp:GradientPenaltyLoss as UDMGradientPenaltyLoss",
+        "degplug.losses.wgan_gp:GradientPenaltyLoss",  # the earlier name, for existing option files
     ],
     "dataset": [
         "basicsr_ext.datasets:DegplugSyntheticPairDataset",
@@ -41,9 +45,11 @@ REGISTERED: dict[str, list[str]] = {
 }
 
 
-def _load(path: str) -> type:
-    module_name, class_name = path.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+def _load(path: str) -> tuple[type, str]:
+    """``"module:Class"`` or ``"module:Class as Alias"`` → (class, registered name)."""
+    module_name, _, rest = path.partition(":")
+    class_name, _, alias = (part.strip() for part in rest.partition(" as "))
+    return getattr(importlib.import_module(module_name), class_name), alias or class_name
 
 
 def _registries() -> dict:
@@ -58,12 +64,12 @@ def register_all() -> None:
     for registry_name, paths in REGISTERED.items():
         registry = registries[registry_name]
         for path in paths:
-            cls = _load(path)
-            existing = registry.get(cls.__name__) if cls.__name__ in registry else None
+            cls, name = _load(path)
+            existing = registry.get(name) if name in registry else None
             if existing is None:
-                registry.register(cls)
+                registry._do_register(name, cls)  # register() would take the class's own name
             elif existing is not cls:
                 raise RuntimeError(
-                    f"BasicSR {registry_name} registry already holds another class named {cls.__name__!r} "
+                    f"BasicSR {registry_name} registry already holds another class named {name!r} "
                     f"({existing.__module__}); degplug names must be unique"
                 )

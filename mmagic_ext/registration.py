@@ -6,7 +6,8 @@ It also installs degplug's weights-only loader for mmengine checkpoints
 read ``load_from`` / ``--resume`` / ``--checkpoint`` files without unpickling arbitrary objects.
 A class whose name MMagic already uses for something else is registered under an alias, written
 ``"module:Class as Alias"`` (degplug's ``GradientPenaltyLoss`` is ``UDMGradientPenaltyLoss`` here,
-because MMagic has its own ``GradientPenaltyLoss``).
+because MMagic has its own ``GradientPenaltyLoss``; BasicSR registers it under that name too, so one
+config key works in both frameworks).
 """
 
 from __future__ import annotations

@@ -8,14 +8,19 @@ Options (besides BasicSR's usual ones):
     network_degrad: ``type: NDRDegradNet`` (training only).
     path.pretrain_network_g / pretrain_network_degrad: BasicSR files, or one degplug NDR checkpoint
         (``ndr_<iter>.pth``, or ``degplug convert ndr-official`` output) for both.
-    train.schedule: ``joint`` (the released code) or ``alternate`` (the paper).
-    train.optimizer_state: ``separate`` (default) or ``shared``: in the alternate schedule, whether
-        the representation group (dictionary, queries) has its own optimizer state per half-step
-        (a fourth optimizer, ``representation_degradation``) or one for both.
-    train.restoration_weight / degradation_weight: 1 and 1.
-    train.grad_clip: 10.
-    train.amp: ``none`` (default), ``bf16`` or ``fp16`` mixed precision (fp16 with a GradScaler);
-        train.channels_last: networks and inputs in channels_last memory format (``NDRTrainingStep``).
+    train.ndr: ``NDRTrainingStep``'s arguments, as MMagic's ``model.training`` (and as UDM's ``train.udm``):
+        schedule: ``joint`` (the released code) or ``alternate`` (the paper).
+        optimizer_state: ``separate`` (default) or ``shared``: in the alternate schedule, whether
+            the representation group (dictionary, queries) has its own optimizer state per half-step
+            (a fourth optimizer, ``representation_degradation``) or one for both.
+        restoration_weight / degradation_weight: 1 and 1.
+        detach_representation_in_degradation_phase: false.
+        amp: ``none`` (default), ``bf16`` or ``fp16`` mixed precision (fp16 with a GradScaler);
+            channels_last: networks and inputs in channels_last memory format. Both may also be
+            given as ``train.amp`` / ``train.channels_last``, as for UDM.
+        These keys written flat in ``train`` (the earlier layout) still work, with a one-time
+        warning naming the key's new place; a key given both ways is an error.
+    train.grad_clip: 10 (beside ``train.ndr``, as MMagic's ``model.grad_clip`` beside ``model.training``).
     train.optim_g: one optimizer setting used for each optimizer (one per parameter group:
         restoration, representation, degradation; plus representation_degradation with separate
         state), e.g. Adam lr 1e-4, weight_decay 1e-8. They are saved in the training state in
@@ -29,6 +34,7 @@ and MMagic's ``NDRTaskMetric``; ``basicsr test`` (options/test/NDR/test_NDR_alli
 from __future__ import annotations
 
 import os.path as osp
+import warnings
 from collections import OrderedDict
 
 import torch
@@ -48,10 +54,49 @@ from degplug.utils.precision import MixedPrecision
 from basicsr_ext.runtime import load_pretrained, log_replica_agreement, place_on_device
 from basicsr_ext.training_states import ResumeError
 
-TRAIN_KEYS = {
-    "schedule", "restoration_weight", "degradation_weight", "grad_clip", "detach_representation_in_degradation_phase",
+# train.ndr: NDRTrainingStep's keyword arguments (MMagic's NDREditor training=dict(...) takes the same).
+NDR_KEYS = (
+    "schedule", "restoration_weight", "degradation_weight", "detach_representation_in_degradation_phase",
     "optimizer_state", "amp", "channels_last",
-}
+)
+PRECISION_KEYS = ("amp", "channels_last")  # also accepted as train.amp / train.channels_last (as UDMModel)
+MOVED_KEYS = tuple(key for key in NDR_KEYS if key not in PRECISION_KEYS)  # flat in train before train.ndr
+# What NDRModel reads in ``train`` besides BasicSR's own keys (basicsr_ext.options_check).
+TRAIN_KEYS = {"ndr", "grad_clip", *PRECISION_KEYS, *MOVED_KEYS}
+_warned_moved_keys: set[str] = set()
+
+
+def training_options(train: dict | None) -> dict:
+    """``NDRTrainingStep``'s keyword arguments from an options file's ``train`` block: ``train.ndr``,
+    plus ``train.amp`` / ``train.channels_last``, plus the flat keys of the earlier layout (each
+    warned about once per process). ValueError naming the key when it is given both ways, when
+    train.ndr is not a mapping or holds an unknown key."""
+    train = train or {}
+    nested = train.get("ndr")
+    if nested is None:
+        nested = {}
+    if not isinstance(nested, dict):
+        raise ValueError(f"train.ndr: expected a mapping of NDR training options ({', '.join(NDR_KEYS)}), got {nested!r}")
+    unknown = sorted(str(key) for key in nested if key not in NDR_KEYS)
+    if unknown:
+        raise ValueError(f"train.ndr: unknown option(s) {unknown}; expected some of {list(NDR_KEYS)}")
+    values = dict(nested)
+    for key in MOVED_KEYS:
+        if key not in train:
+            continue
+        if key in nested:
+            raise ValueError(f"train.{key} and train.ndr.{key} are both given; keep train.ndr.{key} only")
+        if key not in _warned_moved_keys:
+            _warned_moved_keys.add(key)
+            warnings.warn(f"NDRModel options: train.{key} is now train.ndr.{key}; the flat key still works for now",
+                          FutureWarning, stacklevel=2)
+        values[key] = train[key]
+    for key in PRECISION_KEYS:
+        if key in train:
+            if key in values and values[key] != train[key]:
+                raise ValueError(f"train.{key} = {train[key]!r} and train.ndr.{key} = {values[key]!r} differ; set one of them")
+            values[key] = train[key]
+    return values
 
 
 class NDRModel(BaseModel):
@@ -61,13 +106,17 @@ class NDRModel(BaseModel):
     def check_options(opt: dict) -> None:
         if "network_degrad" not in opt and opt.get("train"):
             raise ValueError("NDRModel training needs a 'network_degrad' block (type: NDRDegradNet)")
-        schedule = (opt.get("train") or {}).get("schedule", "joint")
+        values = training_options(opt.get("train"))
+        schedule = values.get("schedule", "joint")
         if schedule not in ("joint", "alternate"):
-            raise ValueError(f"train.schedule must be 'joint' or 'alternate', got {schedule!r}")
-        optimizer_state = (opt.get("train") or {}).get("optimizer_state", "separate")
+            raise ValueError(f"train.ndr.schedule must be 'joint' or 'alternate', got {schedule!r}")
+        optimizer_state = values.get("optimizer_state", "separate")
         if optimizer_state not in ("separate", "shared"):
-            raise ValueError(f"train.optimizer_state must be 'separate' or 'shared', got {optimizer_state!r}")
-        MixedPrecision((opt.get("train") or {}).get("amp"), (opt.get("train") or {}).get("channels_last"), "train.")
+            raise ValueError(f"train.ndr.optimizer_state must be 'separate' or 'shared', got {optimizer_state!r}")
+        train = opt.get("train") or {}
+        where = {key: "train." if key in train else "train.ndr." for key in PRECISION_KEYS}  # the error names the key as written
+        MixedPrecision(values.get("amp"), None, where["amp"])
+        MixedPrecision(None, values.get("channels_last"), where["channels_last"])
 
     def __init__(self, opt: dict) -> None:
         super().__init__(opt)
@@ -91,7 +140,7 @@ class NDRModel(BaseModel):
         load_pretrained(self, "degrad", self.net_degrad)
         self.net_g.train()
         self.net_degrad.train()
-        self.training_step = NDRTrainingStep(**{k: v for k, v in train_opt.items() if k in TRAIN_KEYS - {"grad_clip"}})
+        self.training_step = NDRTrainingStep(**training_options(train_opt))
         self.grad_clip = train_opt.get("grad_clip", 10.0)
         if self.training_step.precision.enabled or self.training_step.precision.channels_last:
             get_root_logger().info(f"NDR training precision: {self.training_step.precision}")
@@ -107,13 +156,13 @@ class NDRModel(BaseModel):
 
     def resume_training(self, resume_state: dict) -> None:
         """BasicSR's resume, with a clear error when the state holds another number of optimizers
-        (a state saved with the other ``train.optimizer_state`` or schedule)."""
+        (a state saved with the other ``train.ndr.optimizer_state`` or schedule)."""
         saved, expected = len(resume_state.get("optimizers", [])), len(self.optimizers)
         if saved != expected:
             keys = ", ".join(self.group_optimizers)
             raise ResumeError(
                 f"resume state: it holds {saved} optimizer states, this run has {expected} ({keys}; "
-                f"train.schedule {self.training_step.schedule!r}, train.optimizer_state "
+                f"train.ndr.schedule {self.training_step.schedule!r}, train.ndr.optimizer_state "
                 f"{self.training_step.optimizer_state!r}); resume with the schedule and optimizer_state it was saved with"
             )
         super().resume_training(resume_state)

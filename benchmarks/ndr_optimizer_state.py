@@ -3,8 +3,8 @@
     python benchmarks/ndr_optimizer_state.py [--iterations 300] [--work-dir outputs/ndr_optimizer_state]
 
 Trains ``options/train/NDR/train_NDR_demo_embedded.yml`` (authors' network, embedded photographs, synthetic noise σ
-15/25/50, rain, haze, ×2) through ``basicsr train`` twice with ``train.schedule: alternate``, once
-with ``train.optimizer_state: separate`` and once with ``shared`` (same seed, data order, crops,
+15/25/50, rain, haze, ×2) through ``basicsr train`` twice with ``train.ndr.schedule: alternate``, once
+with ``train.ndr.optimizer_state: separate`` and once with ``shared`` (same seed, data order, crops,
 batch and learning rate), then scores both final restorers as ``report_ndr_vs_swinir.py`` does
 (held-out embedded photographs, 256² crops, PSNR / SSIM on RGB in [0, 1]), per task and average.
 
@@ -35,7 +35,7 @@ STATES = ("separate", "shared")
 def train_command(state: str, iterations: int) -> list[str]:
     return [
         str(Path(sys.executable).parent / "basicsr"), "train", "-opt", str(OPTIONS), "--force_yml",
-        "train:schedule=alternate", f"train:optimizer_state={state}", f"train:total_iter={iterations}",
+        "train:ndr:schedule=alternate", f"train:ndr:optimizer_state={state}", f"train:total_iter={iterations}",
         f"val:val_freq={iterations}", f"logger:save_checkpoint_freq={iterations}",
     ]
 

@@ -63,7 +63,7 @@ def _check_alternate_optimizer_states(tmp_path: Path, experiment: Path, env: dic
     assert _adam_steps(states / "4.state") == [4.0, 4.0, 4.0, 4.0]
     # resuming that state with one shared representation state is refused by name
     options = tiny_options(6, "alternate")
-    options["train"]["optimizer_state"] = "shared"
+    options["train"]["ndr"]["optimizer_state"] = "shared"
     result = run_basicsr(tmp_path, options, env, "--auto_resume")
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     assert "optimizer_state" in result.stderr and "4 optimizer states" in result.stderr, result.stderr[-3000:]

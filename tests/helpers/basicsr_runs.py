@@ -40,7 +40,8 @@ def ndr_tiny_options(iterations: int, schedule: str) -> dict:
     options["datasets"]["train"].update(crop_size=32, batch_size_per_gpu=2)
     options["datasets"]["val"].update(crop_size=32)
     options["datasets"]["val"]["tasks"] = [{"task": "denoise", "gt_folder": "embedded:val", "sigmas": [25]}]
-    options["train"].update(total_iter=iterations, schedule=schedule)
+    options["train"]["total_iter"] = iterations
+    options["train"]["ndr"]["schedule"] = schedule
     options["val"]["val_freq"] = iterations
     options["logger"].update(print_freq=1, save_checkpoint_freq=2)
     return options

@@ -140,11 +140,17 @@ NDR_TRAINING_KEYS = ("schedule", "optimizer_state", "restoration_weight", "degra
 
 
 def _ndr_basicsr_training(opt: dict) -> dict:
-    """BasicSR keeps NDR's training options flat in ``train``; grad_clip defaults to 10 (NDRModel)."""
+    """BasicSR nests NDR's training options under ``train.ndr`` (as MMagic's ``model.training``; the
+    shipped files use no flat key of the earlier layout); ``train.amp`` / ``train.channels_last`` may
+    also sit in ``train``; grad_clip, beside them, defaults to 10 (NDRModel)."""
     from degplug.ndr.training import NDRTrainingStep
 
     train = opt["train"]
-    values = with_defaults(NDRTrainingStep.__init__, {k: train[k] for k in NDR_TRAINING_KEYS if k in train})
+    flat = sorted(k for k in NDR_TRAINING_KEYS if k in train and k not in ("amp", "channels_last"))
+    assert not flat, f"{opt['name']}: train.{flat[0]} belongs under train.ndr"
+    given = dict(train.get("ndr") or {})
+    given.update({k: train[k] for k in ("amp", "channels_last") if k in train})
+    values = with_defaults(NDRTrainingStep.__init__, given)
     values["grad_clip"] = plain(train.get("grad_clip", 10.0))
     return values
 

@@ -74,7 +74,7 @@ def basicsr_model(training: dict):
         "network_g": {"type": "NDRRestoreNet", **RESTORER}, "network_degrad": {"type": "NDRDegradNet", **DEGRADER},
         "path": {"pretrain_network_g": None, "pretrain_network_degrad": None, "strict_load_g": True, "resume_state": None},
         "train": {
-            **training, "grad_clip": GRAD_CLIP,
+            "ndr": dict(training), "grad_clip": GRAD_CLIP,
             "optim_g": {"type": "Adam", "lr": LR, "weight_decay": WEIGHT_DECAY},
             "scheduler": {"type": "MultiStepLR", "milestones": [100], "gamma": 0.5}, "total_iter": 100,
         },

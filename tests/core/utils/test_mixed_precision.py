@@ -279,7 +279,7 @@ def test_basicsr_ndr_model_reads_train_amp_and_refuses_a_bad_value_by_name():
     from basicsr_ext.ndr_model import TRAIN_KEYS, NDRModel
 
     assert {"amp", "channels_last"} <= TRAIN_KEYS  # handed to NDRTrainingStep
-    options = {"network_degrad": {"type": "NDRDegradNet"}, "train": {"schedule": "joint", "amp": "bf16"}}
+    options = {"network_degrad": {"type": "NDRDegradNet"}, "train": {"ndr": {"schedule": "joint"}, "amp": "bf16"}}
     NDRModel.check_options(options)
     options["train"]["amp"] = "float8"
     with pytest.raises(ValueError, match=r"^train\.amp: expected one of 'none', 'bf16', 'fp16', got 'float8'"):

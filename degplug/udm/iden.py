@@ -68,6 +68,10 @@ class InhomogeneousEncoder(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """y: N×3×H×W in [0, 1], H, W ≥ ``min_input_size`` → e_l: N×C_l×ceil(H/2)×ceil(W/2) in [0, 1]."""
+        return self.tail[-1](self.logits(y))
+
+    def logits(self, y: torch.Tensor) -> torch.Tensor:
+        """The map before its sigmoid (``e_l = sigmoid(logits)``), for ``UDMTrainingOptions.map_logit_bound``."""
         check_image("y", y, channels=3, min_size=self.min_input_size)
         target = half_size(*y.shape[-2:])
         short = self.short_range(self.input_bands(y))
@@ -76,4 +80,4 @@ class InhomogeneousEncoder(nn.Module):
             long = long[..., : target[0], : target[1]]
         else:
             long = resize_map(long, target)
-        return self.tail(torch.cat([short, long], dim=1))
+        return self.tail[:-1](torch.cat([short, long], dim=1))

@@ -93,18 +93,30 @@ class UniversalDegradationModel(nn.Module):
         Under autocast (mixed-precision training) the encoders follow it; the rate models run in
         float32 with autocast off, so the embedding and the rates are float32.
         """
+        return self.encode_with_rates_and_logits(degraded, global_vector, generator, detach_rate)[:3]
+
+    def encode_with_rates_and_logits(
+        self,
+        degraded: torch.Tensor,
+        global_vector: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        detach_rate: bool = False,
+    ) -> tuple[DegradationEmbedding, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``encode_with_rates`` plus IDEN's map before its sigmoid (N×C_l×h×w; None without IDEN),
+        which training may keep out of the sigmoid's flat ends (``UDMTrainingOptions.map_logit_bound``)."""
         check_image("degraded", degraded, min_size=MIN_SIZE)
         if global_vector is None:
             global_vector = self.hden(degraded)
         with torch.autocast(device_type=degraded.device.type, enabled=False):
             e_g, bits_g = self.rate_g(global_vector.float(), generator=generator, detach_rate=detach_rate)
         if self.iden is not None:
-            local_map = self.iden(degraded)
+            map_logits = self.iden.logits(degraded)
+            local_map = torch.sigmoid(map_logits)
             with torch.autocast(device_type=degraded.device.type, enabled=False):
                 e_l, bpp_l = self.rate_l(local_map.float(), generator=generator, detach_rate=detach_rate)
         else:
-            e_l, bpp_l = None, torch.zeros_like(bits_g)
-        return DegradationEmbedding(e_g, e_l), bits_g, bpp_l
+            map_logits, e_l, bpp_l = None, None, torch.zeros_like(bits_g)
+        return DegradationEmbedding(e_g, e_l), bits_g, bpp_l, map_logits
 
     def encode(self, degraded: torch.Tensor) -> DegradationEmbedding:
         """``E(y)``: the degradation embedding of ``degraded`` (N×3×H×W in [0, 1])."""

@@ -186,6 +186,10 @@ class OfficialInhomogeneousEncoder(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """y: N×3×H×W in [0, 1] → e_l: N×C_l×ceil(H/2)×ceil(W/2) in [0, 1]."""
+        return self.tail[-1](self.logits(y))
+
+    def logits(self, y: torch.Tensor) -> torch.Tensor:
+        """The map before its sigmoid (``e_l = sigmoid(logits)``)."""
         check_image("y", y, channels=3, min_size=self.min_input_size)
         signed = _pad_bottom_right(to_signed(y), 2, "reflect")
         short = self.short_range(signed)
@@ -194,7 +198,7 @@ class OfficialInhomogeneousEncoder(nn.Module):
         long = long[..., :height, :width]
         if long.shape[-2:] != short.shape[-2:]:  # a size the authors' code rejects
             long = F.pad(long, (0, width - long.shape[-1], 0, height - long.shape[-2]), mode="replicate")
-        return self.tail(torch.cat([long, short], dim=1))
+        return self.tail[:-1](torch.cat([long, short], dim=1))
 
 
 # ----------------------------------------------------------------------------------- synthesis

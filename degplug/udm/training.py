@@ -71,6 +71,14 @@ class UDMTrainingOptions:
     once the rate acts, so the warm-up alone does not calibrate the rate: the weight must also
     be small (about 1e-5 or less against an L1 of weight 1).
 
+    ``map_logit_bound``: B > 0 adds ``mean(max(|z| − B, 0)²)`` (weight 1, logged ``l_map_logit``)
+    over IDEN's pre-sigmoid map z, so e_l = sigmoid(z) stays off the sigmoid's flat ends, where no
+    gradient reaches IDEN any more; 0 (default, the paper): off. Measured in the CPU recipe
+    (options/train/UDM/train_UDM_small_embedded.yml, 600 iterations; e_l left−right difference
+    on held-out half-image noise vs whole-image noise): without it the rate pushed z to −3.4 (e_l rate 2e-6; 0.008 vs
+    0.002) or, with no e_l rate, z drifted to +6.6 and the map stopped telling the two apart
+    (0.117 vs 0.118); with B = 3: 0.035 vs 0.003 and 0.190 vs 0.057.
+
     ``amp``: ``"none"`` (default, float32), ``"bf16"`` or ``"fp16"`` (autocast of the networks'
     forward passes; fp16 with a GradScaler; losses, rate models and likelihoods stay float32; see
     ``degplug.utils.precision``). ``channels_last``: the networks and their inputs in
@@ -90,6 +98,7 @@ class UDMTrainingOptions:
     diversity_c2: float = DEFAULT_DIVERSITY_C2
     rate_lr: float | None = DEFAULT_RATE_LR
     rate_warmup: int = 0
+    map_logit_bound: float = 0.0
     amp: str = "none"
     channels_last: bool = False
 
@@ -98,6 +107,13 @@ class UDMTrainingOptions:
         self.channels_last = parse_channels_last(self.channels_last, "channels_last")
         if isinstance(self.rate_warmup, bool) or not isinstance(self.rate_warmup, int) or self.rate_warmup < 0:
             raise ValueError(f"rate_warmup: expected a non-negative number of iterations, got {self.rate_warmup!r}")
+        try:
+            bound = float(self.map_logit_bound)
+        except (TypeError, ValueError):
+            bound = float("nan")
+        if not bound >= 0 or bound == float("inf"):
+            raise ValueError(f"map_logit_bound: expected a non-negative number (0 = off), got {self.map_logit_bound!r}")
+        self.map_logit_bound = bound
         for name, optional in (("rate_lr", True), ("diversity_c2", False)):
             value = getattr(self, name)
             if value is None and optional:
@@ -269,7 +285,7 @@ class UDMTrainingStep(nn.Module):
             global_vector = contrast.query_embedding
             terms["contrastive"] = self.contrastive(contrast.logits, contrast.labels)
         warming_up = iteration is not None and iteration <= self.options.rate_warmup
-        embedding, bits_g, bpp_l = self.model.encode_with_rates(
+        embedding, bits_g, bpp_l, map_logits = self.model.encode_with_rates_and_logits(
             degraded, global_vector=global_vector, generator=generator, detach_rate=warming_up
         )
         if not all(bool(torch.isfinite(t).all()) for t in (embedding.global_vector, embedding.local_map) if t is not None):
@@ -292,10 +308,14 @@ class UDMTrainingStep(nn.Module):
             terms["transfer"] = self._similarity(transferred, batch["lq_b"])  # already weighted like similarity
         if self.discriminator is not None:
             terms["gan"] = wgan_generator_loss(self._critic(output, clean).float())
+        bound = self.options.map_logit_bound
+        if bound > 0 and map_logits is not None:
+            terms["map_logit"] = (map_logits.float().abs() - bound).clamp(min=0).pow(2).mean()
 
         weight_of = {
             "contrastive": w.contrastive, "rate_g": w.rate_g, "rate_l": w.rate_l, "similarity": 1.0,
             "color": w.color, "diversity": w.diversity, "transfer": self.options.transfer_weight, "gan": w.gan,
+            "map_logit": 1.0,
         }
         terms = {name: value.float() for name, value in terms.items()}
         total = sum(weight_of[name] * value for name, value in terms.items())

@@ -14,9 +14,8 @@ Options (besides SRModel's)::
       reference_folder: ~                                 # real degraded images, encoded at start
 
 The training dataset only has to supply GT crops (its ``lq`` is replaced); use e.g.
-``DegplugSyntheticPairDataset`` with ``pipeline: {ops: []}``. Importing this module also registers
-the ``"basicsr"`` builder of :mod:`degplug.blind.restorer_factory`, so
-``BlindWrapper({"framework": "basicsr", "type": "SwinIR", ...})`` works after ``import basicsr_ext``.
+``DegplugSyntheticPairDataset`` with ``pipeline: {ops: []}``. (``BlindWrapper`` configs with
+``framework: basicsr`` are built by :mod:`basicsr_ext.restorer_builder`.)
 """
 
 from __future__ import annotations
@@ -27,26 +26,10 @@ from basicsr_ext import compat  # noqa: F401  (before the first basicsr import)
 from basicsr.models.sr_model import SRModel
 
 from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
-from degplug.blind.restorer_factory import register_restorer_builder
 from degplug.data.device_batches import degrade_batch
 from degplug.utils.random import make_generator
 
 SOURCES = ("pool", "reference_folder")
-
-
-def build_basicsr_restorer(config: dict):
-    """``{"type": <ARCH_REGISTRY name>, **kwargs}`` → the arch (BasicSR's ``build_network``)."""
-    import basicsr.archs  # noqa: F401  (registers BasicSR's own archs)
-    from basicsr.archs import build_network
-    from basicsr.utils.registry import ARCH_REGISTRY
-
-    name = config.get("type")
-    if name not in ARCH_REGISTRY:
-        raise ValueError(f"restorer config (framework 'basicsr'): {name!r} is not in BasicSR's ARCH_REGISTRY")
-    return build_network(dict(config))
-
-
-register_restorer_builder("basicsr", build_basicsr_restorer)
 
 
 class BlindRestorationModel(SRModel):

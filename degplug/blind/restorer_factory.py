@@ -13,12 +13,15 @@
   while an allowed build runs inherit the caller's permission, not the key;
 - ``"degplug"`` (built in): ``{"framework": "degplug", "type": "PlugAndPlayHQS", **kwargs}``, the
   operator-based restorers and denoisers shipped in :mod:`degplug.blind`;
-- ``"basicsr"`` / ``"mmagic"``: registered by the adapters when ``import basicsr_ext`` /
-  ``import mmagic_ext`` runs; ``{"framework": "basicsr", "type": "SwinIR", **arch kwargs}`` builds
-  the arch of that name from the framework's registry.
+- ``"basicsr"`` / ``"mmagic"``: the adapters' builders, named in :data:`RESTORER_BUILDERS` as
+  ``"module:function"`` paths and imported on first use (no ``import basicsr_ext`` needed first;
+  a framework that is not installed is an error naming it and the missing package);
+  ``{"framework": "basicsr", "type": "SwinIR", **arch kwargs}`` builds the arch of that name from
+  the framework's registry.
 
 A builder is a callable ``builder(config: dict) -> object`` receiving the config without the
-``framework`` key. An optional ``weights`` key (a local file) is loaded into the built module by
+``framework`` key, or the ``"module:function"`` path of one (:func:`register_restorer_builder`
+adds a framework of one's own). An optional ``weights`` key (a local file) is loaded into the built module by
 :func:`build_restorer` (a state dict, or a dict holding one under ``params``/``params_ema``/
 ``state_dict``).
 """
@@ -40,20 +43,21 @@ from degplug.blind.plug_and_play import PlugAndPlayHQS
 
 RestorerBuilder = Callable[[dict], Any]
 
-# framework name -> builder; the adapters add "basicsr" and "mmagic" when imported.
-RESTORER_BUILDERS: dict[str, RestorerBuilder] = {}
-
-# framework -> the import that registers its builder (for error messages only).
-ADAPTER_OF_FRAMEWORK = {"basicsr": "basicsr_ext", "mmagic": "mmagic_ext"}
+#: the install extra that brings each adapter's framework (for error messages)
+INSTALL_EXTRA = {"basicsr": "degplug[basicsr]", "mmagic": "degplug[mmagic]"}
 
 #: the wrappers read around a state dict (degplug.checkpoints.unwrap_state_dict)
 STATE_DICT_KEYS = (*checkpoints.BASICSR_KEYS, "state_dict")
 
 
-def register_restorer_builder(framework: str, builder: RestorerBuilder) -> None:
-    """Make ``{"framework": framework, ...}`` configs buildable (idempotent for the same builder)."""
+def register_restorer_builder(framework: str, builder: RestorerBuilder | str) -> None:
+    """Make ``{"framework": framework, ...}`` configs buildable (idempotent for the same builder).
+
+    ``builder``: a callable, or the ``"module:function"`` path of one, imported on first use."""
+    if isinstance(builder, str) and ":" not in builder:
+        raise ValueError(f"restorer builder for framework {framework!r}: expected 'module:function', got {builder!r}")
     existing = RESTORER_BUILDERS.get(framework)
-    if existing is not None and existing is not builder and getattr(existing, "__qualname__", None) != getattr(builder, "__qualname__", 0):
+    if existing is not None and existing != builder and getattr(existing, "__qualname__", None) != getattr(builder, "__qualname__", 0):
         raise ValueError(f"a different restorer builder is already registered for framework {framework!r}")
     RESTORER_BUILDERS[framework] = builder
 
@@ -115,8 +119,37 @@ def _build_degplug(config: dict) -> Any:
     return known[name](**config)
 
 
-RESTORER_BUILDERS["python"] = _build_python
-RESTORER_BUILDERS["degplug"] = _build_degplug
+#: framework name -> its builder: a callable, or the "module:function" path of one in an adapter,
+#: imported when a config first names that framework (degplug never imports an adapter itself)
+RESTORER_BUILDERS: dict[str, RestorerBuilder | str] = {
+    "python": _build_python,
+    "degplug": _build_degplug,
+    "basicsr": "basicsr_ext.restorer_builder:build_restorer",
+    "mmagic": "mmagic_ext.models.restorer_builder:build_restorer",
+}
+
+
+def restorer_builder(framework: str) -> RestorerBuilder:
+    """The builder of ``framework``, importing it when the table holds its path."""
+    builder = RESTORER_BUILDERS.get(framework) if isinstance(framework, str) else None
+    if builder is None:
+        raise ValueError(f"restorer config: unknown framework {framework!r}; known: {sorted(RESTORER_BUILDERS)}")
+    if callable(builder):
+        return builder
+    module_name, _, function_name = builder.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        missing = getattr(error, "name", None) or module_name
+        install = f" (pip install '{INSTALL_EXTRA[framework]}')" if framework in INSTALL_EXTRA else ""
+        raise ValueError(
+            f"restorer config: framework {framework!r} needs the package {missing!r}, which cannot be imported "
+            f"({error}); its builder is {builder!r}{install}"
+        ) from error
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"restorer config: framework {framework!r}: {module_name} has no builder {function_name!r} ({builder!r})")
+    return function
 
 
 def load_module_weights(module: torch.nn.Module, path: str | Path, what: str = "restorer") -> None:
@@ -146,20 +179,9 @@ def build_restorer(config: dict, allow_python_import: bool = False) -> Any:
     config = dict(config)
     framework = config.pop("framework", None)
     if framework is None:
-        raise ValueError(
-            f"restorer config {config!r} needs a 'framework' key (one of {sorted(set(RESTORER_BUILDERS) | set(ADAPTER_OF_FRAMEWORK))})"
-        )
+        raise ValueError(f"restorer config {config!r} needs a 'framework' key (one of {sorted(RESTORER_BUILDERS)})")
     weights = config.pop("weights", None)
-    builder = RESTORER_BUILDERS.get(framework)
-    if builder is None:
-        adapter = ADAPTER_OF_FRAMEWORK.get(framework)
-        if adapter is not None:
-            raise ValueError(
-                f"restorer config: framework {framework!r} has no builder registered; `import {adapter}` first "
-                f"(it registers {framework}'s archs with degplug)"
-            )
-        raise ValueError(f"restorer config: unknown framework {framework!r}; known: {sorted(RESTORER_BUILDERS)}")
-    restorer = builder(config)
+    restorer = restorer_builder(framework)(config)
     if weights is not None:
         if not isinstance(restorer, torch.nn.Module):
             raise ValueError(f"restorer config: 'weights' given but the built {type(restorer).__name__} is not an nn.Module")

@@ -5,10 +5,11 @@
     x_hat = blind(y)                      # y, x_hat: N×3×H×W RGB in [0, 1]
 
 ``restorer`` is an ``nn.Module``/object, or a config dict built through
-:mod:`degplug.blind.restorer_factory` (``{"framework": "basicsr", "type": "SwinIR", ...}`` after
-``import basicsr_ext``; ``{"framework": "mmagic", "type": "NAFNet", ...}`` after
-``import mmagic_ext``; ``{"framework": "python", "allow_python_import": True, "type": "pkg.mod:Class", ...}``
-with ``allow_python_import=True`` (both opt-ins are needed to import code named in a config);
+:mod:`degplug.blind.restorer_factory` (``{"framework": "basicsr", "type": "SwinIR", ...}``;
+``{"framework": "mmagic", "type": "NAFNet", ...}``: the adapter's builder is imported when first
+named, so neither needs an ``import basicsr_ext`` / ``import mmagic_ext`` first;
+``{"framework": "python", "allow_python_import": True, "type": "pkg.mod:Class", ...}`` with
+``allow_python_import=True`` (both opt-ins are needed to import code named in a config);
 ``{"framework": "degplug", "type": "PlugAndPlayHQS", ...}``).
 
 Modes:

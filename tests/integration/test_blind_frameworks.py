@@ -20,7 +20,6 @@ def require(framework: str) -> None:
 
 def test_basicsr_registered_arch_is_wrapped_by_config():
     require("basicsr")
-    import basicsr_ext  # noqa: F401  (registers the "basicsr" builder)
 
     blind = BlindWrapper({"framework": "basicsr", "type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "scale": 4,
                           "num_feat": 8, "num_block": 1, "num_grow_ch": 4}, udm=fresh_tiny_udm())
@@ -33,13 +32,43 @@ def test_basicsr_registered_arch_is_wrapped_by_config():
 
 def test_mmagic_registered_arch_is_wrapped_by_config():
     require("mmagic")
-    import mmagic_ext  # noqa: F401  (registers the "mmagic" builder)
 
     blind = BlindWrapper({"framework": "mmagic", "type": "NAFNet", "img_channels": 3, "mid_channels": 8,
                           "middle_blk_num": 1, "enc_blk_nums": [1], "dec_blk_nums": [1]}, udm=fresh_tiny_udm())
     assert type(blind.restorer).__name__ == "NAFNet"
     y = torch.rand(1, 3, 13, 17)
     assert blind(y).shape == y.shape
+
+
+# A fresh interpreter: nothing of the framework or its adapter is imported before the config names it.
+FRESH_BUILD = """
+import sys
+from degplug.blind import BlindWrapper
+
+def loaded():
+    return sorted(name for name in sys.modules if name.split(".")[0] in ({framework!r}, {adapter!r}))
+
+before = loaded()
+blind = BlindWrapper({config!r})
+print(type(blind.restorer).__name__, before, {adapter!r} in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("framework,adapter,config,arch", [
+    ("basicsr", "basicsr_ext", {"framework": "basicsr", "type": "RRDBNet", "num_in_ch": 3, "num_out_ch": 3, "scale": 1,
+                                "num_feat": 8, "num_block": 1, "num_grow_ch": 4}, "RRDBNet"),
+    ("mmagic", "mmagic_ext", {"framework": "mmagic", "type": "NAFNet", "img_channels": 3, "mid_channels": 8,
+                              "middle_blk_num": 1, "enc_blk_nums": [1], "dec_blk_nums": [1]}, "NAFNet"),
+])
+def test_a_framework_config_builds_without_importing_the_adapter_first(framework, adapter, config, arch, subprocess_env):
+    require(framework)
+    import subprocess
+    import sys
+
+    script = FRESH_BUILD.format(framework=framework, adapter=adapter, config=config)
+    result = subprocess.run([sys.executable, "-c", script], env=subprocess_env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-3:] == [arch, "[]", "True"], result.stdout
 
 
 def test_mmagic_blind_editor_trains_the_arch_and_never_the_udm(tmp_path):

@@ -19,8 +19,8 @@ Config::
 Images stay RGB in [0, 1] end to end (``DegplugDataPreprocessor`` never rescales); outputs of
 ``val_step``/``test_step`` are ``DataSample`` s with ``pred_img``/``gt_img`` in [0, 255] so MMagic's
 ``PSNR``/``SSIM`` metrics work unchanged. The UDM is held outside the module tree: the optimiser
-never sees it and ``train()`` never switches it out of eval mode. Importing this module also
-registers the ``"mmagic"`` builder of :mod:`degplug.blind.restorer_factory`.
+never sees it and ``train()`` never switches it out of eval mode. (``BlindWrapper`` configs with
+``framework: mmagic`` are built by :mod:`mmagic_ext.models.restorer_builder`.)
 """
 
 from __future__ import annotations
@@ -29,25 +29,11 @@ import torch
 from torch import nn
 
 from degplug.blind.pool_pairs import LatentPoolPairSynthesizer
-from degplug.blind.restorer_factory import register_restorer_builder
 from degplug.utils.distributed import average_gradients, broadcast_buffers
 from degplug.utils.random import make_generator
 from mmagic_ext.models.data_preprocessors.data_preprocessor import DegplugDataPreprocessor
 from mmagic_ext.models.base_models.editor_base import DegplugEditor
 from mmagic_ext.models.editors.udm_editor import _build
-
-
-def build_mmagic_restorer(config: dict):
-    """``{"type": <mmagic MODELS name>, **kwargs}`` → the arch (``MODELS.build``)."""
-    from mmagic.registry import MODELS
-
-    name = config.get("type")
-    if MODELS.get(name) is None:
-        raise ValueError(f"restorer config (framework 'mmagic'): {name!r} is not in MMagic's MODELS registry")
-    return MODELS.build(dict(config))
-
-
-register_restorer_builder("mmagic", build_mmagic_restorer)
 
 
 class BlindRestorationEditor(DegplugEditor):

@@ -120,15 +120,58 @@ def test_degplug_config_builds_plug_and_play_with_a_configured_denoiser():
     assert restorer.denoiser.strength == 0.5
 
 
-def test_framework_config_without_its_adapter_names_the_import_to_make(monkeypatch):
-    monkeypatch.delitem(RESTORER_BUILDERS, "basicsr", raising=False)
-    monkeypatch.delitem(RESTORER_BUILDERS, "mmagic", raising=False)
-    with pytest.raises(ValueError, match="import basicsr_ext"):
-        BlindWrapper({"framework": "basicsr", "type": "SwinIR"})
-    with pytest.raises(ValueError, match="import mmagic_ext"):
-        BlindWrapper({"framework": "mmagic", "type": "NAFNet"})
-    with pytest.raises(ValueError, match="framework"):
+def test_framework_builders_are_a_table_of_paths_the_core_does_not_import():
+    assert RESTORER_BUILDERS["basicsr"] == "basicsr_ext.restorer_builder:build_restorer"
+    assert RESTORER_BUILDERS["mmagic"] == "mmagic_ext.models.restorer_builder:build_restorer"
+    script = ("import sys, degplug.blind\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('basicsr', 'basicsr_ext', 'mmagic', 'mmagic_ext', 'mmengine')))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.split()[-1] == "[]", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("framework,blocked,extra", [("basicsr", "basicsr", "degplug[basicsr]"),
+                                                     ("mmagic", "mmagic", "degplug[mmagic]")])
+def test_framework_that_is_not_installed_is_an_error_naming_it_and_the_package(framework, blocked, extra):
+    # a fresh interpreter in which the framework is not found, as on a core-only install
+    script = ("import sys\n"
+              "class NotInstalled:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              f"        if name.split('.')[0] == {blocked!r}:\n"
+              "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+              "sys.meta_path.insert(0, NotInstalled())\n"
+              "from degplug.blind import BlindWrapper\n"
+              f"BlindWrapper({{'framework': {framework!r}, 'type': 'SwinIR'}})\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode != 0 and last.startswith("ValueError: restorer config"), result.stderr[-2000:]
+    assert f"framework {framework!r}" in last and f"package {blocked!r}" in last and extra in last
+
+
+def test_unknown_or_missing_framework_lists_the_known_ones(monkeypatch):
+    with pytest.raises(ValueError, match=r"unknown framework 'nosuch'; known: \['basicsr', 'degplug', 'mmagic', 'python'\]"):
+        BlindWrapper({"framework": "nosuch", "type": "SwinIR"})
+    with pytest.raises(ValueError, match="needs a 'framework' key"):
         BlindWrapper({"type": "SwinIR"})
+    monkeypatch.setitem(RESTORER_BUILDERS, "mine", "tests.helpers.no_such_module:build")
+    with pytest.raises(ValueError, match=r"framework 'mine' needs the package 'tests.helpers.no_such_module'"):
+        BlindWrapper({"framework": "mine", "type": "X"})
+
+
+def test_a_user_framework_registers_a_builder_or_its_path(monkeypatch):
+    monkeypatch.setattr("degplug.blind.restorer_factory.RESTORER_BUILDERS", dict(RESTORER_BUILDERS))
+    from degplug.blind import register_restorer_builder
+
+    register_restorer_builder("conv", lambda config: nn.Conv2d(3, 3, **config))
+    assert isinstance(build_restorer({"framework": "conv", "kernel_size": 1}), nn.Conv2d)
+    path = "degplug.blind.restorer_factory:_build_degplug"  # any function config -> restorer
+    register_restorer_builder("mine", path)
+    smooth = build_restorer({"framework": "mine", "type": "GaussianDenoiser", "strength": 0.5})
+    assert isinstance(smooth, GaussianDenoiser) and smooth.strength == 0.5
+    register_restorer_builder("mine", path)  # the same again: fine
+    with pytest.raises(ValueError, match="already registered"):
+        register_restorer_builder("mine", "degplug.blind.restorer_factory:_build_python")
+    with pytest.raises(ValueError, match="module:function"):
+        register_restorer_builder("bad", "no_colon")
 
 
 def test_restorer_that_fits_no_protocol_is_rejected_with_the_protocol():

@@ -75,7 +75,7 @@ def test_ndr_protocol_options_pass_on_the_protocol_layout_and_name_eval_ndr_rows
     rows = AllInOneDataset(test["tasks"], crop_size=None, phase="val").task_names
     sigmas = [25] if name.endswith("allinone5.yml") else [15, 25, 50]  # the 5-task benchmark scores σ 25 only
     assert rows[: len(sigmas) + 2] == [*(f"denoise σ{s}" for s in sigmas), "derain", "dehaze"]
-    if "train" in phases:  # every protocol trains on the noise levels of the authors' options/train.yml
+    if "train" in phases:  # every protocol trains on the noise levels of the authors' training options
         (denoise,) = [task for task in phases["train"]["tasks"] if task["task"] == "denoise"]
         assert denoise["sigmas"] == [15, 25, 50] and denoise.get("repeat", 1) == 1
     assert ("sr ×2" in rows) == name.endswith("allinone4.yml")

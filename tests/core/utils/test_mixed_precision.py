@@ -120,7 +120,7 @@ def test_udm_autocast_runs_the_networks_in_bf16_and_the_rate_models_in_float32()
         return hook
 
     model = step.model
-    for name, module in (("hden", model.hden), ("iden", model.iden), ("rate_g", model.rate_g),
+    for name, module in (("hden", model.hden), ("iden", model.iden.tail[-2]), ("rate_g", model.rate_g),
                          ("rate_g.head", model.rate_g.head), ("rate_l", model.rate_l), ("synthesis.tail", model.synthesis.tail)):
         module.register_forward_hook(record(name))
     out = step.generator_losses(_udm_batch(), torch.Generator().manual_seed(0))

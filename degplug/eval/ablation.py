@@ -88,7 +88,7 @@ class TrainingRecipe:
     batch_size: int = 4
     crop_size: int = 64
     pipeline: Any = "realistic"
-    data: str = "embedded:train"
+    data: Any = "embedded:train"
     seed: int = 0
     lr: float = 5e-4
     lr_discriminator: float = 2e-4
@@ -147,6 +147,8 @@ def recipe_from_options(path: str | Path, iterations: int | None = None) -> Trai
     total = int(train.get("total_iter") or 0)
     if total < 1:
         raise ValueError(f"{path}: train.total_iter must be a positive number of iterations, got {train.get('total_iter')!r}")
+    if "crop_size" not in dataset:
+        raise ValueError(f"{path}: datasets.train.crop_size is missing (the ablation trains on crops)")
     iterations = total if iterations is None else int(iterations)
     scheduler = dict(train.get("scheduler") or {})
     milestones: tuple[int, ...] = ()
@@ -161,7 +163,7 @@ def recipe_from_options(path: str | Path, iterations: int | None = None) -> Trai
         batch_size=int(dataset.get("batch_size_per_gpu", 4)),
         crop_size=int(dataset["crop_size"]),
         pipeline=dataset.get("pipeline", "realistic"),
-        data=str(dataset.get("gt_folder", "embedded:train")),
+        data=dataset.get("gt_folder", "embedded:train"),
         seed=int(values.get("manual_seed") or 0),
         lr=float(optim_g.get("lr", 1e-4)),
         lr_aux=float((train.get("optim_aux") or {}).get("lr", 1e-3)),

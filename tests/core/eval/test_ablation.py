@@ -60,6 +60,7 @@ def test_shorter_runs_scale_the_schedule():
     (lambda o: o["train"]["optim_g"].update(type="SGD"), "Adam only"),
     (lambda o: o["train"].update(scheduler={"type": "CosineAnnealingRestartLR"}), "MultiStepLR"),
     (lambda o: o["train"]["udm"].update(no_such_option=1), "no_such_option"),
+    (lambda o: o["datasets"]["train"].pop("crop_size"), "crop_size is missing"),
 ])
 def test_bad_options_files_are_named(tmp_path, edit, message):
     options = yaml.safe_load(SMALL_OPTIONS.read_text())

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the fidelity statistics on this many held-out crop pairs (default 0: off)")
     parser.add_argument("--pairs", type=int, default=12, help="held-out evaluation tuples (default 12)")
     parser.add_argument("--eval-crop", type=int, default=96)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=None, help="default 0, or the recipe's manual_seed")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--log-every", type=int, default=0)
     parser.add_argument("--out", default=None, help="write <out>.md and <out>.json (and checkpoints in <out>_ckpt/)")
@@ -75,13 +75,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         recipe = recipe_from_options(args.recipe, args.iterations) if args.recipe else TrainingRecipe(
-            iterations=200 if args.iterations is None else args.iterations, seed=args.seed)
+            iterations=200 if args.iterations is None else args.iterations)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: --recipe: {error}", file=sys.stderr)
         return 1
-    overrides = {"batch_size": args.batch_size, "crop_size": args.crop_size, "pipeline": args.pipeline}
-    if not args.recipe:
-        overrides["seed"] = args.seed
+    overrides = {"batch_size": args.batch_size, "crop_size": args.crop_size, "pipeline": args.pipeline,
+                 "seed": args.seed}
     recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
     tuples = synthetic_tuples("embedded:val", pairs=args.pairs, seed=recipe.seed + 1, pipeline=recipe.pipeline,
                               crop_size=args.eval_crop)
